@@ -1,0 +1,184 @@
+"""High-level numeric API: spectra, gaps and correlators of a model in a sector.
+
+All functions take either a model name (with ``L`` and ``bc``) or a built
+:class:`~edkit.core.model.Model`, a mapping of parameter values, and return plain data
+(dicts of floats and lists) that serialize to JSON.
+
+Definitions
+-----------
+- ``charge_gap``: :math:`E(N+2) + E(N-2) - 2E(N)` (Eq. (12)), each at the lowest ``|Sz|``
+  (``Sz = 0`` for even N).
+- ``spin_gap``: :math:`E(N, S_z=1) - E(N, S_z=0)` (even N).
+- ``pair_binding``: :math:`E(N+2) + E(N) - 2E(N+1)`, ``E(N+1)`` at ``Sz = 1/2``.
+- ``neutral_gap``: :math:`E_1 - E_0` in the sector ``(N, Sz)`` (zero if degenerate).
+A gap is ``None`` where a sector it needs has no states.
+- Correlators are ground-state expectation values; a degenerate ground state is averaged over
+  its degenerate levels in the sector (found among the lowest ``nev`` levels).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from edkit.backend_quspin import make_space, operator_matrix
+from edkit.core import operators as ops
+from edkit.core.model import Model, Sector, SectorError
+from edkit.core.modes import DN, UP
+from edkit.models import build_model
+from edkit.planning import check_fits
+from edkit.solver import Eigen, lowest
+
+
+def get_model(model: str | Model, L: int | None = None, bc: str = "open") -> Model:
+    """A model object from a name (built at ``L``, ``bc``) or the model itself."""
+    if isinstance(model, Model):
+        return model
+    if L is None:
+        raise ValueError("L is required when the model is given by name")
+    return build_model(model, L, bc)
+
+
+def solve_sector(model: Model, values: Mapping[str, object] | None, N: int,
+                 Sz: float | None = None, nev: int = 1, vectors: bool = False,
+                 seed: int = 0) -> tuple[Eigen, object]:
+    """Lowest ``nev`` levels of ``model`` in sector ``(N, Sz)``; also returns the sector space.
+
+    Raises
+    ------
+    SectorError, ParameterError, TooLargeError
+        Before any large allocation.
+    """
+    vals = model.resolve(values)  # validates names and numbers first
+    sector = model.sector(N, Sz)
+    check_fits(model, sector)
+    terms = model.numeric_terms(vals)
+    space = make_space(model, sector)
+    H = operator_matrix(space, terms)
+    return lowest(H, nev, vectors=vectors, seed=seed), space
+
+
+def spectrum(model: str | Model, values: Mapping[str, object] | None = None, *, N: int,
+             Sz: float | None = None, nev: int = 1, L: int | None = None, bc: str = "open",
+             vectors: bool = False) -> dict:
+    """Lowest levels as ``{"model", "L", "bc", "params", "sector", "dimension", "energies", ...}``."""
+    m = get_model(model, L, bc)
+    eig, space = solve_sector(m, values, N, Sz, nev, vectors)
+    out = {
+        "model": m.name, "L": m.lattice.L, "bc": m.lattice.bc, "params": m.resolve(values),
+        "sector": {"N": N, "Sz": Sz} if m.spinful else {"N": N},
+        "dimension": space.dimension, "energies": [float(e) for e in eig.energies],
+        "degeneracies": [[e, k] for e, k in eig.degeneracies], "method": eig.method,
+    }
+    if vectors:
+        out["vectors"] = eig.vectors
+    return out
+
+
+def ground_energy(model: Model, values: Mapping[str, object] | None, N: int,
+                  Sz: float | None = None) -> float | None:
+    """Ground-state energy in a sector, or ``None`` if the sector has no states."""
+    try:
+        eig, _ = solve_sector(model, values, N, Sz, 1)
+    except SectorError:
+        return None
+    return float(eig.energies[0])
+
+
+def _lowest_sz(N: int) -> float:
+    return 0.0 if N % 2 == 0 else 0.5
+
+
+def gaps(model: str | Model, values: Mapping[str, object] | None = None, *, N: int,
+         Sz: float | None = None, L: int | None = None, bc: str = "open") -> dict:
+    """Charge gap, spin gap, pair binding and neutral gap around ``N`` (see module docs)."""
+    m = get_model(model, L, bc)
+    sz = _lowest_sz(N) if Sz is None else Sz
+    m.resolve(values)
+    m.sector(N, sz if m.spinful else None)  # refuse a bad base sector early
+
+    def E(n: int, s: float) -> float | None:
+        try:
+            m.sector(n, s if m.spinful else None)
+        except SectorError:
+            return None
+        return ground_energy(m, values, n, s if m.spinful else None)
+
+    e0 = E(N, sz)
+    ep2, em2, ep1 = E(N + 2, _lowest_sz(N + 2)), E(N - 2, _lowest_sz(N - 2)), E(N + 1, _lowest_sz(N + 1))
+
+    def combo(*parts):
+        return None if any(p is None for p, _ in parts) else float(sum(k * p for p, k in parts))
+
+    eig, _ = solve_sector(m, values, N, sz if m.spinful else None, 2)
+    neutral = float(eig.energies[1] - eig.energies[0]) if len(eig.energies) > 1 else None
+    spin_gap = None
+    if m.spinful and N % 2 == 0:
+        e_s1 = E(N, 1.0)
+        e_s0 = E(N, 0.0)
+        spin_gap = combo((e_s1, 1), (e_s0, -1))
+    return {
+        "model": m.name, "L": m.lattice.L, "bc": m.lattice.bc, "params": m.resolve(values),
+        "sector": {"N": N, "Sz": sz} if m.spinful else {"N": N},
+        "energy": e0,
+        "charge_gap": combo((ep2, 1), (em2, 1), (e0, -2)),
+        "spin_gap": spin_gap,
+        "pair_binding": combo((ep2, 1), (e0, 1), (ep1, -2)),
+        "neutral_gap": neutral,
+    }
+
+
+def expectation(space, terms: ops.Terms, states: np.ndarray) -> float:
+    """Average of ``<psi|O|psi>`` over the columns of ``states`` (real part)."""
+    numeric = [(complex(c), w) for c, w in terms]
+    O = operator_matrix(space, numeric)
+    vals = [np.vdot(states[:, k], O @ states[:, k]) for k in range(states.shape[1])]
+    return float(np.real(np.mean(vals)))
+
+
+def ground_states(model: Model, values, N: int, Sz: float | None, nev: int = 4,
+                  tol: float = 1e-8) -> tuple[np.ndarray, float, object]:
+    """Ground-state manifold (columns) in a sector, its energy, and the sector space."""
+    eig, space = solve_sector(model, values, N, Sz, nev, vectors=True)
+    e0 = eig.energies[0]
+    k = int(np.sum(np.abs(eig.energies - e0) <= tol * (1 + abs(e0))))
+    return eig.vectors[:, :k], float(e0), space
+
+
+def correlations(model: str | Model, values: Mapping[str, object] | None = None, *, N: int,
+                 Sz: float | None = None, L: int | None = None, bc: str = "open",
+                 reference: int = 0, layers: tuple[str, ...] | None = None) -> dict:
+    """Ground-state correlators from site ``reference`` to every ``j`` in each layer.
+
+    Returns ``{"layers": {layer: {"C": [...], "N": [...], "S": [...], "SzSz": [...],
+    "SxSx": [...], "SySy": [...]}}}`` with lists indexed by ``j``. ``S`` is the spin-averaged
+    :math:`\\tfrac12\\sum_\\sigma\\langle c^\\dagger_{r\\sigma} c_{j\\sigma}\\rangle`.
+    """
+    m = get_model(model, L, bc)
+    if not m.spinful:
+        raise ValueError(f"model {m.name!r} is spinless: pair and spin correlators need spin")
+    states, e0, space = ground_states(m, values, N, Sz)
+    Lx = m.lattice.L
+    if not 0 <= reference < Lx:
+        raise ValueError(f"reference site must be in 0..{Lx - 1}")
+    out = {}
+    for layer in layers or m.lattice.layers:
+        a = (layer, reference)
+        rows: dict[str, list[float]] = {k: [] for k in ("C", "N", "S", "SzSz", "SxSx", "SySy")}
+        for j in range(Lx):
+            b = (layer, j)
+            rows["C"].append(expectation(space, ops.pair_pair(a, b), states))
+            rows["N"].append(expectation(space, ops.density_density(a, b), states))
+            hop = ops.hopping(a, b, UP) + ops.hopping(a, b, DN)
+            rows["S"].append(0.5 * expectation(space, hop, states))
+            for comp in "zxy":
+                rows[f"S{comp}S{comp}"].append(expectation(space, ops.spin_spin(a, b, comp), states))
+        out[layer] = rows
+    return {"model": m.name, "L": Lx, "bc": m.lattice.bc, "params": m.resolve(values),
+            "sector": {"N": N, "Sz": Sz}, "energy": e0, "ground_state_degeneracy": states.shape[1],
+            "reference": reference, "layers": out}
+
+
+__all__ = ["Sector", "correlations", "gaps", "get_model", "ground_energy", "solve_sector",
+           "spectrum"]

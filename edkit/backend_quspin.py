@@ -1,0 +1,199 @@
+"""Compile a :class:`~edkit.core.model.Model` into QuSpin bases and sparse matrices.
+
+This is the only module of edkit that imports QuSpin. Thread settings that were measured to
+matter on small machines (``OMP_WAIT_POLICY=passive``; see the project notes) are set here, before
+QuSpin is imported, unless the user has set them.
+
+Mapping of conventions
+----------------------
+- Spinful models use ``spinful_fermion_basis_general(n_orbitals, Nf=(N_up, N_dn))``; model
+  orbital ``k`` is QuSpin site ``k``. QuSpin orders all spin-up modes before all spin-down modes,
+  the order documented in :mod:`edkit.core.modes`.
+- A canonical word is split into its spin-up and spin-down factors (keeping their relative order)
+  with the fermionic sign of that reordering, and passed as ``"<up ops>|<down ops>"``.
+- Spinless models use ``spinless_fermion_basis_general(n_orbitals, Nf=N)``.
+- Occupation constraints (p sites empty/doubled, localized spins) are imposed by restricting the
+  sector basis to the allowed states; the Hamiltonian conserves them (checked).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from collections.abc import Mapping, Sequence  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+import numpy as np  # noqa: E402
+import scipy.sparse as sp  # noqa: E402
+from quspin.basis import (  # noqa: E402
+    spinful_fermion_basis_general,
+    spinless_fermion_basis_general,
+)
+from quspin.operators import hamiltonian  # noqa: E402
+
+from edkit.core.model import Model, ModelError, Sector, SectorError  # noqa: E402
+from edkit.core.modes import DN, UP  # noqa: E402
+from edkit.core.words import Word  # noqa: E402
+
+
+@dataclass
+class SectorSpace:
+    """A QuSpin basis of one sector, possibly restricted by occupation constraints.
+
+    Attributes
+    ----------
+    basis
+        The QuSpin basis of the (N_up, N_dn) sector.
+    keep
+        Indices of the basis states that satisfy the model's constraints (``None``: all).
+    """
+
+    model: Model
+    sector: Sector
+    basis: object
+    keep: np.ndarray | None
+
+    @property
+    def dimension(self) -> int:
+        """Number of states actually diagonalized."""
+        return int(self.basis.Ns if self.keep is None else len(self.keep))
+
+    def restrict(self, matrix: sp.spmatrix) -> sp.csr_matrix:
+        """Cut a full-sector matrix down to the constrained states."""
+        m = sp.csr_matrix(matrix)
+        return m if self.keep is None else m[self.keep][:, self.keep]
+
+    def embed(self, vector: np.ndarray) -> np.ndarray:
+        """A constrained-space vector as a vector of the full sector basis."""
+        if self.keep is None:
+            return vector
+        out = np.zeros(self.basis.Ns, dtype=vector.dtype)
+        out[self.keep] = vector
+        return out
+
+
+def make_space(model: Model, sector: Sector) -> SectorSpace:
+    """The QuSpin basis of a sector, restricted by the model's constraints.
+
+    Raises
+    ------
+    SectorError
+        If the sector, after constraints, holds no states.
+    """
+    n = model.n_orbitals
+    if model.spinful:
+        basis = spinful_fermion_basis_general(n, Nf=(sector.n_up, sector.n_dn))
+    else:
+        basis = spinless_fermion_basis_general(n, Nf=sector.n_up)
+    keep = None
+    if model.constraints:
+        mask = np.ones(basis.Ns, dtype=bool)
+        for con in model.constraints:
+            occ = np.zeros(basis.Ns, dtype=np.int64)
+            for mode in con.modes:
+                occ += occupation(model, basis, mode)
+            mask &= np.isin(occ, con.allowed)
+        keep = np.flatnonzero(mask)
+    space = SectorSpace(model, sector, basis, keep)
+    if space.dimension == 0:
+        cons = "; ".join(c.label for c in model.constraints)
+        raise SectorError(
+            f"sector (N_up={sector.n_up}, N_dn={sector.n_dn}) of {model.name!r} has no states"
+            + (f" with the constraints ({cons})" if cons else "")
+        )
+    return space
+
+
+def occupation(model: Model, basis: object, mode) -> np.ndarray:
+    """Occupation (0/1) of one mode in every state of the basis."""
+    idx = model.orbital_index()[mode.orbital]
+    opstr = ("n|" if mode.spin == UP else "|n") if model.spinful else "n"
+    me, row, _ = basis.Op(opstr, [idx], 1.0, np.float64)
+    out = np.zeros(basis.Ns, dtype=np.int64)
+    out[row[np.abs(me) > 0.5]] = 1
+    return out
+
+
+def _quspin_term(model: Model, word: Word, index: Mapping) -> tuple[str, list[int], int]:
+    """Operator string, site indices and sign for a word (spin-up factors first)."""
+    sym = {True: "+", False: "-"}
+    if not model.spinful:
+        return "".join(sym[d] for _, d in word), [index[m.orbital] for m, _ in word], 1
+    ups = [(m, d) for m, d in word if m.spin == UP]
+    dns = [(m, d) for m, d in word if m.spin == DN]
+    # sign of moving every up factor left past the down factors that precede it
+    swaps, seen_dn = 0, 0
+    for m, _ in word:
+        if m.spin == DN:
+            seen_dn += 1
+        else:
+            swaps += seen_dn
+    opstr = "".join(sym[d] for _, d in ups) + "|" + "".join(sym[d] for _, d in dns)
+    return opstr, [index[m.orbital] for m, _ in ups + dns], -1 if swaps % 2 else 1
+
+
+def static_list(model: Model, terms: Sequence[tuple[complex, Word]]) -> tuple[list, bool]:
+    """QuSpin ``static`` list for numeric canonical terms; also whether it is complex."""
+    index = model.orbital_index()
+    groups: dict[str, list] = {}
+    is_complex = False
+    for coef, word in terms:
+        opstr, sites, sign = _quspin_term(model, word, index)
+        c = sign * complex(coef)
+        if abs(c.imag) > 0:
+            is_complex = True
+        groups.setdefault(opstr, []).append([c, *sites])
+    static = []
+    for opstr, entries in groups.items():
+        if not is_complex:
+            entries = [[e[0].real, *e[1:]] for e in entries]
+        static.append([opstr, entries])
+    return static, is_complex
+
+
+def operator_matrix(space: SectorSpace, terms: Sequence[tuple[complex, Word]],
+                    conserving: bool = True) -> sp.csr_matrix:
+    """Sparse matrix of ``sum(coef * word)`` on a sector space.
+
+    Parameters
+    ----------
+    space
+        The sector space.
+    terms
+        Numeric canonical terms (see :meth:`Model.numeric_terms`).
+    conserving
+        The operator must conserve N_up, N_dn (true for Hamiltonians and correlators used here).
+    """
+    model = space.model
+    static, is_complex = static_list(model, terms)
+    dtype = np.complex128 if is_complex else np.float64
+    if not static:
+        return sp.csr_matrix((space.dimension, space.dimension), dtype=dtype)
+    constants = [e for op in static if op[0] in ("|", "") for e in op[1]]
+    static = [op for op in static if op[0] not in ("|", "")]
+    if static:
+        H = hamiltonian(static, [], basis=space.basis, dtype=dtype, check_herm=False,
+                        check_pcon=False, check_symm=False)
+        mat = sp.csr_matrix(H.tocsr())
+    else:
+        mat = sp.csr_matrix((space.basis.Ns, space.basis.Ns), dtype=dtype)
+    if constants:
+        mat = mat + sum(e[0] for e in constants) * sp.identity(space.basis.Ns, dtype=dtype, format="csr")
+    if space.keep is not None:
+        full = mat
+        mat = space.restrict(full)
+        leak = abs(full[space.keep]).sum() - abs(mat).sum()
+        if leak > 1e-9 * max(1.0, abs(mat).sum()):
+            raise ModelError(f"model {model.name!r}: the operator does not conserve its constraints")
+    return sp.csr_matrix(mat)
+
+
+def hamiltonian_matrix(model: Model, values: Mapping[str, object] | None,
+                       sector: Sector) -> tuple[sp.csr_matrix, SectorSpace]:
+    """The Hamiltonian of ``model`` at ``values`` in ``sector`` as a CSR matrix."""
+    terms = model.numeric_terms(values)
+    space = make_space(model, sector)
+    return operator_matrix(space, terms), space

@@ -1,0 +1,46 @@
+"""Model factories and the registry of named models (used by the command line)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from edkit.core.model import Model
+from edkit.models.anderson import anderson_lattice
+from edkit.models.hubbard import hubbard_chain
+from edkit.models.kbp import kbp_bilayer, kbp_effective
+from edkit.models.kondo import kondo_lattice
+
+MODELS: dict[str, Callable[..., Model]] = {
+    "hubbard": hubbard_chain,
+    "kbp": kbp_bilayer,
+    "kbp-eff": kbp_effective,
+    "anderson": anderson_lattice,
+    "kondo": kondo_lattice,
+}
+
+
+class UnknownModelError(KeyError):
+    """A model name that is not in the registry."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def build_model(name: str, L: int, bc: str = "open") -> Model:
+    """Build a registered model by name.
+
+    Raises
+    ------
+    UnknownModelError
+        If ``name`` is not registered (the message lists the known models).
+    """
+    try:
+        factory = MODELS[name]
+    except KeyError:
+        raise UnknownModelError(
+            f"unknown model {name!r}; known models: {', '.join(MODELS)}") from None
+    return factory(L, bc)
+
+
+__all__ = ["MODELS", "anderson_lattice", "build_model", "hubbard_chain", "kbp_bilayer",
+           "kbp_effective", "kondo_lattice"]

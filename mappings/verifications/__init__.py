@@ -1,0 +1,38 @@
+"""The catalogue of named verifications (``edkit verify`` runs them all)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from mappings.verifications.correlators import correlators_to_spin
+from mappings.verifications.particle_hole import (
+    kbp_effective_to_kondo,
+    kbp_to_anderson,
+    odd_ring_is_refused,
+)
+from mappings.verifications.result import VerificationResult
+
+CATALOGUE: dict[str, Callable[[], VerificationResult]] = {
+    "kbp-to-anderson": kbp_to_anderson,
+    "correlators-to-spin": correlators_to_spin,
+    "kbp-effective-to-kondo": kbp_effective_to_kondo,
+    "particle-hole-odd-ring-refused": odd_ring_is_refused,
+}
+
+
+def run_catalogue(names: list[str] | None = None) -> list[VerificationResult]:
+    """Run the named verifications (all by default), in catalogue order.
+
+    Raises
+    ------
+    KeyError
+        For a name that is not in the catalogue (message lists the known names).
+    """
+    selected = names or list(CATALOGUE)
+    unknown = [n for n in selected if n not in CATALOGUE]
+    if unknown:
+        raise KeyError(f"unknown verification(s) {unknown}; known: {', '.join(CATALOGUE)}")
+    return [CATALOGUE[n]() for n in selected]
+
+
+__all__ = ["CATALOGUE", "VerificationResult", "run_catalogue"]
