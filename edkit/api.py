@@ -42,7 +42,7 @@ def get_model(model: str | Model, L: int | None = None, bc: str = "open") -> Mod
 
 def solve_sector(model: Model, values: Mapping[str, object] | None, N: int,
                  Sz: float | None = None, nev: int = 1, vectors: bool = False,
-                 seed: int = 0) -> tuple[Eigen, object]:
+                 seed: int = 0, extra: Mapping[str, float] | None = None) -> tuple[Eigen, object]:
     """Lowest ``nev`` levels of ``model`` in sector ``(N, Sz)``; also returns the sector space.
 
     Raises
@@ -51,7 +51,7 @@ def solve_sector(model: Model, values: Mapping[str, object] | None, N: int,
         Before any large allocation.
     """
     vals = model.resolve(values)  # validates names and numbers first
-    sector = model.sector(N, Sz)
+    sector = model.sector(N, Sz, **dict(extra or {}))
     check_fits(model, sector)
     terms = model.numeric_terms(vals)
     space = make_space(model, sector)
@@ -59,15 +59,24 @@ def solve_sector(model: Model, values: Mapping[str, object] | None, N: int,
     return lowest(H, nev, vectors=vectors, seed=seed), space
 
 
+def _sector_dict(m: Model, N, Sz, extra) -> dict:
+    out = {"N": N, "Sz": Sz} if m.spinful else {"N": N}
+    out.update(dict(extra or {}))
+    return out
+
+
 def spectrum(model: str | Model, values: Mapping[str, object] | None = None, *, N: int,
              Sz: float | None = None, nev: int = 1, L: int | None = None, bc: str = "open",
-             vectors: bool = False) -> dict:
-    """Lowest levels as ``{"model", "L", "bc", "params", "sector", "dimension", "energies", ...}``."""
+             vectors: bool = False, extra: Mapping[str, float] | None = None) -> dict:
+    """Lowest levels as ``{"model", "L", "bc", "params", "sector", "dimension", "energies", ...}``.
+
+    ``extra`` holds values of sector quantities beyond ``N`` and ``Sz`` (e.g. ``N_s``).
+    """
     m = get_model(model, L, bc)
-    eig, space = solve_sector(m, values, N, Sz, nev, vectors)
+    eig, space = solve_sector(m, values, N, Sz, nev, vectors, extra=extra)
     out = {
         "model": m.name, "L": m.lattice.L, "bc": m.lattice.bc, "params": m.resolve(values),
-        "sector": {"N": N, "Sz": Sz} if m.spinful else {"N": N},
+        "sector": _sector_dict(m, N, Sz, extra),
         "dimension": space.dimension, "energies": [float(e) for e in eig.energies],
         "degeneracies": [[e, k] for e, k in eig.degeneracies], "method": eig.method,
     }
@@ -77,10 +86,10 @@ def spectrum(model: str | Model, values: Mapping[str, object] | None = None, *, 
 
 
 def ground_energy(model: Model, values: Mapping[str, object] | None, N: int,
-                  Sz: float | None = None) -> float | None:
+                  Sz: float | None = None, extra: Mapping[str, float] | None = None) -> float | None:
     """Ground-state energy in a sector, or ``None`` if the sector has no states."""
     try:
-        eig, _ = solve_sector(model, values, N, Sz, 1)
+        eig, _ = solve_sector(model, values, N, Sz, 1, extra=extra)
     except SectorError:
         return None
     return float(eig.energies[0])
@@ -91,36 +100,44 @@ def _lowest_sz(N: int) -> float:
 
 
 def gaps(model: str | Model, values: Mapping[str, object] | None = None, *, N: int,
-         Sz: float | None = None, L: int | None = None, bc: str = "open") -> dict:
-    """Charge gap, spin gap, pair binding and neutral gap around ``N`` (see module docs)."""
+         Sz: float | None = None, L: int | None = None, bc: str = "open",
+         extra: Mapping[str, float] | None = None) -> dict:
+    """Charge gap, spin gap, pair binding and neutral gap around ``N`` (see module docs).
+
+    Sector quantities in ``extra`` (e.g. ``N_s``) are held fixed.
+    """
     m = get_model(model, L, bc)
-    sz = _lowest_sz(N) if Sz is None else Sz
+    sz = _lowest_sz(N + m.extra_electrons) if Sz is None else Sz
+    extra = dict(extra or {})
     m.resolve(values)
-    m.sector(N, sz if m.spinful else None)  # refuse a bad base sector early
+    m.sector(N, sz if m.spinful else None, **extra)  # refuse a bad base sector early
 
     def E(n: int, s: float) -> float | None:
         try:
-            m.sector(n, s if m.spinful else None)
+            m.sector(n, s if m.spinful else None, **extra)
         except SectorError:
             return None
-        return ground_energy(m, values, n, s if m.spinful else None)
+        return ground_energy(m, values, n, s if m.spinful else None, extra)
+
+    def lsz(n: int) -> float:
+        return _lowest_sz(n + m.extra_electrons)
 
     e0 = E(N, sz)
-    ep2, em2, ep1 = E(N + 2, _lowest_sz(N + 2)), E(N - 2, _lowest_sz(N - 2)), E(N + 1, _lowest_sz(N + 1))
+    ep2, em2, ep1 = E(N + 2, lsz(N + 2)), E(N - 2, lsz(N - 2)), E(N + 1, lsz(N + 1))
 
     def combo(*parts):
         return None if any(p is None for p, _ in parts) else float(sum(k * p for p, k in parts))
 
-    eig, _ = solve_sector(m, values, N, sz if m.spinful else None, 2)
+    eig, _ = solve_sector(m, values, N, sz if m.spinful else None, 2, extra=extra)
     neutral = float(eig.energies[1] - eig.energies[0]) if len(eig.energies) > 1 else None
     spin_gap = None
-    if m.spinful and N % 2 == 0:
+    if m.spinful and (N + m.extra_electrons) % 2 == 0:
         e_s1 = E(N, 1.0)
         e_s0 = E(N, 0.0)
         spin_gap = combo((e_s1, 1), (e_s0, -1))
     return {
         "model": m.name, "L": m.lattice.L, "bc": m.lattice.bc, "params": m.resolve(values),
-        "sector": {"N": N, "Sz": sz} if m.spinful else {"N": N},
+        "sector": _sector_dict(m, N, sz, extra),
         "energy": e0,
         "charge_gap": combo((ep2, 1), (em2, 1), (e0, -2)),
         "spin_gap": spin_gap,
@@ -138,9 +155,10 @@ def expectation(space, terms: ops.Terms, states: np.ndarray) -> float:
 
 
 def ground_states(model: Model, values, N: int, Sz: float | None, nev: int = 4,
-                  tol: float = 1e-8) -> tuple[np.ndarray, float, object]:
+                  tol: float = 1e-8, extra: Mapping[str, float] | None = None
+                  ) -> tuple[np.ndarray, float, object]:
     """Ground-state manifold (columns) in a sector, its energy, and the sector space."""
-    eig, space = solve_sector(model, values, N, Sz, nev, vectors=True)
+    eig, space = solve_sector(model, values, N, Sz, nev, vectors=True, extra=extra)
     e0 = eig.energies[0]
     k = int(np.sum(np.abs(eig.energies - e0) <= tol * (1 + abs(e0))))
     return eig.vectors[:, :k], float(e0), space
@@ -148,7 +166,8 @@ def ground_states(model: Model, values, N: int, Sz: float | None, nev: int = 4,
 
 def correlations(model: str | Model, values: Mapping[str, object] | None = None, *, N: int,
                  Sz: float | None = None, L: int | None = None, bc: str = "open",
-                 reference: int = 0, layers: tuple[str, ...] | None = None) -> dict:
+                 reference: int = 0, layers: tuple[str, ...] | None = None,
+                 extra: Mapping[str, float] | None = None) -> dict:
     """Ground-state correlators from site ``reference`` to every ``j`` in each layer.
 
     Returns ``{"layers": {layer: {"C": [...], "N": [...], "S": [...], "SzSz": [...],
@@ -158,7 +177,7 @@ def correlations(model: str | Model, values: Mapping[str, object] | None = None,
     m = get_model(model, L, bc)
     if not m.spinful:
         raise ValueError(f"model {m.name!r} is spinless: pair and spin correlators need spin")
-    states, e0, space = ground_states(m, values, N, Sz)
+    states, e0, space = ground_states(m, values, N, Sz, extra=extra)
     Lx = m.lattice.L
     if not 0 <= reference < Lx:
         raise ValueError(f"reference site must be in 0..{Lx - 1}")
@@ -176,7 +195,8 @@ def correlations(model: str | Model, values: Mapping[str, object] | None = None,
                 rows[f"S{comp}S{comp}"].append(expectation(space, ops.spin_spin(a, b, comp), states))
         out[layer] = rows
     return {"model": m.name, "L": Lx, "bc": m.lattice.bc, "params": m.resolve(values),
-            "sector": {"N": N, "Sz": Sz}, "energy": e0, "ground_state_degeneracy": states.shape[1],
+            "sector": _sector_dict(m, N, Sz, extra), "energy": e0,
+            "ground_state_degeneracy": states.shape[1],
             "reference": reference, "layers": out}
 
 

@@ -89,9 +89,10 @@ def make_space(model: Model, sector: Sector) -> SectorSpace:
     else:
         basis = spinless_fermion_basis_general(n, Nf=sector.n_up)
     keep = None
-    if model.constraints:
+    constraints = tuple(model.constraints) + tuple(sector.constraints)
+    if constraints:
         mask = np.ones(basis.Ns, dtype=bool)
-        for con in model.constraints:
+        for con in constraints:
             occ = np.zeros(basis.Ns, dtype=np.int64)
             for mode in con.modes:
                 occ += occupation(model, basis, mode)
@@ -99,7 +100,7 @@ def make_space(model: Model, sector: Sector) -> SectorSpace:
         keep = np.flatnonzero(mask)
     space = SectorSpace(model, sector, basis, keep)
     if space.dimension == 0:
-        cons = "; ".join(c.label for c in model.constraints)
+        cons = "; ".join(c.label for c in constraints)
         raise SectorError(
             f"sector (N_up={sector.n_up}, N_dn={sector.n_dn}) of {model.name!r} has no states"
             + (f" with the constraints ({cons})" if cons else "")

@@ -30,11 +30,11 @@ def _pairs(items: Sequence[str] | None, what: str) -> dict[str, str]:
     return out
 
 
-def _sector(args, model) -> tuple[int, float | None]:
+def _sector(args, model) -> tuple[int, float | None, dict[str, float]]:
     from edkit.core.params import parse_number
 
     raw = _pairs(args.sector, "sector")
-    allowed = {"N", "Sz"} if model.spinful else {"N"}
+    allowed = set(model.sector_names)
     unknown = set(raw) - allowed
     if unknown:
         raise InputError(f"unknown sector name(s) {sorted(unknown)}; {model.name} has {sorted(allowed)}")
@@ -44,10 +44,11 @@ def _sector(args, model) -> tuple[int, float | None]:
     if n_value != int(n_value):
         raise InputError(f"N must be an integer, got {raw['N']}")
     N = int(n_value)
+    extra = {k: parse_number(v) for k, v in raw.items() if k not in ("N", "Sz")}
     if not model.spinful:
-        return N, None
+        return N, None, extra
     Sz = parse_number(raw["Sz"]) if "Sz" in raw else (0.0 if (N + model.extra_electrons) % 2 == 0 else 0.5)
-    return N, Sz
+    return N, Sz, extra
 
 
 def _model(args):
@@ -89,8 +90,8 @@ def cmd_spectrum(args) -> int:
     from edkit.api import spectrum
 
     model, params = _model(args)
-    N, Sz = _sector(args, model)
-    data = spectrum(model, params, N=N, Sz=Sz, nev=args.nev)
+    N, Sz, extra = _sector(args, model)
+    data = spectrum(model, params, N=N, Sz=Sz, nev=args.nev, extra=extra)
     text = [f"{data['model']} L={data['L']} {data['bc']} {data['params']}",
             f"sector {data['sector']}, dimension {data['dimension']:,} ({data['method']})"]
     text += [f"  E[{k}] = {e:.12f}" for k, e in enumerate(data["energies"])]
@@ -103,8 +104,8 @@ def cmd_gaps(args) -> int:
     from edkit.api import gaps
 
     model, params = _model(args)
-    N, Sz = _sector(args, model)
-    data = gaps(model, params, N=N, Sz=Sz)
+    N, Sz, extra = _sector(args, model)
+    data = gaps(model, params, N=N, Sz=Sz, extra=extra)
     text = [f"{data['model']} L={data['L']} {data['bc']} {data['params']} sector {data['sector']}",
             f"  E0 = {data['energy']:.12f}"]
     for key in ("charge_gap", "spin_gap", "pair_binding", "neutral_gap"):
@@ -118,8 +119,8 @@ def cmd_correlations(args) -> int:
     from edkit.api import correlations
 
     model, params = _model(args)
-    N, Sz = _sector(args, model)
-    data = correlations(model, params, N=N, Sz=Sz, reference=args.reference)
+    N, Sz, extra = _sector(args, model)
+    data = correlations(model, params, N=N, Sz=Sz, reference=args.reference, extra=extra)
     text = [f"{data['model']} L={data['L']} {data['bc']} {data['params']} sector {data['sector']}",
             f"ground-state degeneracy {data['ground_state_degeneracy']}, reference site {data['reference']}"]
     for layer, rows in data["layers"].items():

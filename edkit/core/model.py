@@ -7,7 +7,7 @@ numeric layer (``edkit.backend_quspin``) read. Nothing here imports QuSpin.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import sympy
@@ -46,10 +46,16 @@ class Constraint:
 
 @dataclass(frozen=True)
 class Sector:
-    """Fixed fermion numbers per spin species (all modes, constrained ones included)."""
+    """Fixed fermion numbers per spin species (all modes, constrained ones included).
+
+    ``constraints`` are extra occupation constraints that define the sector (e.g. a fixed
+    number of particles on one wire); the backend imposes them like the model's own.
+    For spinless models ``n_up`` is the particle number and ``n_dn`` is 0.
+    """
 
     n_up: int
     n_dn: int
+    constraints: tuple[Constraint, ...] = ()
 
 
 @dataclass
@@ -86,7 +92,13 @@ class Model:
     constraints: tuple[Constraint, ...] = ()
     extra_electrons: int = 0
     doc: str = ""
+    sector_names: tuple[str, ...] = ()
+    sector_fn: Callable[..., Sector] | None = field(default=None, repr=False)
     _checked: bool = field(default=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.sector_names:
+            self.sector_names = ("N", "Sz") if self.spinful else ("N",)
 
     # ----------------------------------------------------------------- modes
     @property
@@ -197,14 +209,23 @@ class Model:
         return out
 
     # --------------------------------------------------------------- sectors
-    def sector(self, N: int | None = None, Sz: float | None = None) -> Sector:
+    def sector(self, N: int | None = None, Sz: float | None = None, **extra: float) -> Sector:
         """Spin-resolved fermion numbers for ``N`` electrons (as the model counts them), ``Sz``.
+
+        Models with other conserved numbers (``sector_names`` beyond N, Sz) provide
+        ``sector_fn(model, N, Sz, **extra)``.
 
         Raises
         ------
         SectorError
-            If the sector has no states (with the reason).
+            If the sector has no states (with the reason), or names an unknown quantity.
         """
+        unknown = set(extra) - set(self.sector_names)
+        if unknown:
+            raise SectorError(f"unknown sector name(s) {sorted(unknown)}; "
+                              f"{self.name} has {list(self.sector_names)}")
+        if self.sector_fn is not None:
+            return self.sector_fn(self, N, Sz, **extra)
         n_orb = self.n_orbitals
         if not self.spinful:
             if Sz not in (None, 0):
