@@ -119,6 +119,8 @@ def cmd_correlations(args) -> int:
     from edkit.api import correlations
 
     model, params = _model(args)
+    if not 0 <= args.reference < model.lattice.L:  # refuse before solving anything
+        raise InputError(f"--reference must be a site in 0..{model.lattice.L - 1}, got {args.reference}")
     N, Sz, extra = _sector(args, model)
     data = correlations(model, params, N=N, Sz=Sz, reference=args.reference, extra=extra)
     text = [f"{data['model']} L={data['L']} {data['bc']} {data['params']} sector {data['sector']}",

@@ -176,15 +176,22 @@ class FermionOperator:
         """LaTeX of the operator."""
         if not self._terms:
             return "0"
-        parts = []
-        for w, c in sorted_terms(self._terms):
+        out = ""
+        for k, (w, c) in enumerate(sorted_terms(self._terms)):
+            sign = " + "
+            if c.could_extract_minus_sign():
+                sign, c = " - ", -c
             coef = sympy.latex(c)
             if isinstance(c, sympy.Add):
                 coef = rf"\left({coef}\right)"
             body = " ".join(rf"c^{{\dagger}}_{{{m.latex()}}}" if d else rf"c_{{{m.latex()}}}"
                             for m, d in w)
-            parts.append(f"{coef}\\, {body}" if body else coef)
-        return " + ".join(parts)
+            if body and coef == "1":
+                term = body
+            else:
+                term = f"{coef}\\, {body}" if body else coef
+            out += (sign.strip() + " " if k == 0 and sign == " - " else "" if k == 0 else sign) + term
+        return out
 
     def _repr_latex_(self) -> str:
         return f"${self.latex()}$"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sympy
 
+from edkit.core import operators as core_ops
 from edkit.core.modes import DN, UP, Mode
 from mappings.algebra import FermionOperator, cdag, identity, number
 
@@ -28,40 +29,39 @@ def _modes(orbital: Orbital) -> tuple[Mode, Mode]:
     return Mode(layer, site, UP), Mode(layer, site, DN)
 
 
+def _from_core(terms) -> FermionOperator:
+    """Wrap the core's word definitions (one definition for both layers)."""
+    return FermionOperator([(w, c) for c, w in terms])
+
+
 def spin_plus(orbital: Orbital) -> FermionOperator:
     """:math:`S^+`."""
-    u, d = _modes(orbital)
-    return cdag(u) * cdag(d).adjoint()
+    return _from_core(core_ops.spin_component(orbital, "+"))
 
 
 def spin_minus(orbital: Orbital) -> FermionOperator:
     """:math:`S^-`."""
-    return spin_plus(orbital).adjoint()
+    return _from_core(core_ops.spin_component(orbital, "-"))
 
 
 def spin_z(orbital: Orbital) -> FermionOperator:
     """:math:`S^z`."""
-    u, d = _modes(orbital)
-    return (number(u) - number(d)) * sympy.Rational(1, 2)
+    return _from_core(core_ops.spin_component(orbital, "z"))
 
 
 def spin_x(orbital: Orbital) -> FermionOperator:
     """:math:`S^x`."""
-    return (spin_plus(orbital) + spin_minus(orbital)) * sympy.Rational(1, 2)
+    return _from_core(core_ops.spin_component(orbital, "x"))
 
 
 def spin_y(orbital: Orbital) -> FermionOperator:
     """:math:`S^y`."""
-    return (spin_plus(orbital) - spin_minus(orbital)) * (-sympy.I / 2)
+    return _from_core(core_ops.spin_component(orbital, "y"))
 
 
 def spin(orbital: Orbital, component: str) -> FermionOperator:
     """Spin component ``"x"``, ``"y"``, ``"z"``, ``"+"`` or ``"-"``."""
-    table = {"x": spin_x, "y": spin_y, "z": spin_z, "+": spin_plus, "-": spin_minus}
-    try:
-        return table[component](orbital)
-    except KeyError:
-        raise ValueError(f"spin component must be one of {list(table)}, got {component!r}") from None
+    return _from_core(core_ops.spin_component(orbital, component))
 
 
 def spin_dot(a: Orbital, b: Orbital) -> FermionOperator:

@@ -9,6 +9,7 @@ from edkit.models.anderson import anderson_lattice
 from edkit.models.hubbard import hubbard_chain
 from edkit.models.kbp import kbp_bilayer, kbp_effective
 from edkit.models.kondo import kondo_lattice
+from edkit.models.two_wire import two_wire
 
 MODELS: dict[str, Callable[..., Model]] = {
     "hubbard": hubbard_chain,
@@ -16,6 +17,7 @@ MODELS: dict[str, Callable[..., Model]] = {
     "kbp-eff": kbp_effective,
     "anderson": anderson_lattice,
     "kondo": kondo_lattice,
+    "two-wire": two_wire,
 }
 
 

@@ -7,21 +7,14 @@ import sympy
 from edkit.core.lattice import bilayer
 from edkit.core.model import Constraint, Model, Term, hopping
 from edkit.core.modes import DN, SPINS, UP, Mode
+from edkit.core.operators import spin_spin
 from edkit.core.params import Parameter
 
 
 def spin_dot_terms(a: tuple[str, int], b: tuple[str, int], J: sympy.Expr, label: str) -> list[Term]:
     r"""Fermion words of :math:`J\,\mathbf S_a\cdot\mathbf S_b` with spin-1/2 operators
     :math:`\mathbf S = \tfrac12 c^\dagger \boldsymbol\sigma c` on orbitals ``a`` and ``b``."""
-    au, ad, bu, bd = (Mode(*a, UP), Mode(*a, DN), Mode(*b, UP), Mode(*b, DN))
-    q, h = J / 4, J / 2
-    n = lambda x: ((x, True), (x, False))  # noqa: E731
-    return [
-        Term(q, n(au) + n(bu), label), Term(-q, n(au) + n(bd), label),
-        Term(-q, n(ad) + n(bu), label), Term(q, n(ad) + n(bd), label),
-        Term(h, ((au, True), (ad, False), (bd, True), (bu, False)), label),  # S+_a S-_b
-        Term(h, ((ad, True), (au, False), (bu, True), (bd, False)), label),  # S-_a S+_b
-    ]
+    return [Term(J * coef, word, label) for comp in "xyz" for coef, word in spin_spin(a, b, comp)]
 
 
 def kondo_lattice(L: int, bc: str = "open") -> Model:
