@@ -67,12 +67,19 @@ def _sector_dict(m: Model, N, Sz, extra) -> dict:
 
 def spectrum(model: str | Model, values: Mapping[str, object] | None = None, *, N: int,
              Sz: float | None = None, nev: int = 1, L: int | None = None, bc: str = "open",
-             vectors: bool = False, extra: Mapping[str, float] | None = None) -> dict:
+             vectors: bool = False, extra: Mapping[str, float] | None = None,
+             symmetries: object = None) -> dict:
     """Lowest levels as ``{"model", "L", "bc", "params", "sector", "dimension", "energies", ...}``.
 
     ``extra`` holds values of sector quantities beyond ``N`` and ``Sz`` (e.g. ``N_s``).
+    ``symmetries`` (default ``None``: no lattice symmetry): ``"all"``, a list of labels
+    (``"k"``, ``"P"``, ``"Z"``, ``"C"``) or a mapping ``{label: quantum number or None}``; the
+    levels are then searched in every block (or the fixed ones) and labelled with their block
+    (``"levels"``, ``"blocks"``, ``"ground_block"``; see :func:`edkit.blocks.block_spectrum`).
     """
     m = get_model(model, L, bc)
+    if symmetries is not None:
+        return _spectrum_blocks(m, values, N, Sz, nev, vectors, extra, symmetries)
     eig, space = solve_sector(m, values, N, Sz, nev, vectors, extra=extra)
     out = {
         "model": m.name, "L": m.lattice.L, "bc": m.lattice.bc, "params": m.resolve(values),
@@ -85,10 +92,39 @@ def spectrum(model: str | Model, values: Mapping[str, object] | None = None, *, 
     return out
 
 
+def _spectrum_blocks(m: Model, values, N, Sz, nev, vectors, extra, symmetries) -> dict:
+    from edkit.blocks import block_spectrum, select_symmetries
+
+    if vectors:
+        raise ValueError("eigenvectors are not returned with symmetries (they live in block bases)")
+    vals = m.resolve(values)
+    sector = m.sector(N, Sz, **dict(extra or {}))
+    res = block_spectrum(m, vals, sector, select_symmetries(m, vals, sector, symmetries), nev=nev)
+    return {
+        "model": m.name, "L": m.lattice.L, "bc": m.lattice.bc, "params": vals,
+        "sector": _sector_dict(m, N, Sz, extra), "dimension": res["dimension"],
+        "energies": res["energies"], "degeneracies": res["degeneracies"], "method": "blocks",
+        "symmetries": res["symmetries"], "levels": res["levels"], "ground_block": res["ground_block"],
+        "blocks": res["blocks"],
+    }
+
+
 def ground_energy(model: Model, values: Mapping[str, object] | None, N: int,
-                  Sz: float | None = None, extra: Mapping[str, float] | None = None) -> float | None:
-    """Ground-state energy in a sector, or ``None`` if the sector has no states."""
+                  Sz: float | None = None, extra: Mapping[str, float] | None = None,
+                  symmetries: object = None) -> float | None:
+    """Ground-state energy in a sector, or ``None`` if the sector has no states.
+
+    With ``symmetries``, the minimum over every block of the symmetries that hold in this sector.
+    """
     try:
+        if symmetries is not None:
+            from edkit.blocks import block_spectrum, select_symmetries
+
+            vals = model.resolve(values)
+            sector = model.sector(N, Sz, **dict(extra or {}))
+            sel = select_symmetries(model, vals, sector, symmetries, per_sector=True)
+            res = block_spectrum(model, vals, sector, sel, nev=1)
+            return res["energies"][0] if res["energies"] else None
         eig, _ = solve_sector(model, values, N, Sz, 1, extra=extra)
     except SectorError:
         return None
@@ -101,11 +137,17 @@ def _lowest_sz(N: int) -> float:
 
 def gaps(model: str | Model, values: Mapping[str, object] | None = None, *, N: int,
          Sz: float | None = None, L: int | None = None, bc: str = "open",
-         extra: Mapping[str, float] | None = None) -> dict:
+         extra: Mapping[str, float] | None = None, symmetries: object = None) -> dict:
     """Charge gap, spin gap, pair binding and neutral gap around ``N`` (see module docs).
 
-    Sector quantities in ``extra`` (e.g. ``N_s``) are held fixed.
+    Sector quantities in ``extra`` (e.g. ``N_s``) are held fixed. With ``symmetries`` (``"all"``
+    or labels), every energy is the minimum over all blocks of the symmetries that hold in its
+    sector (spin inversion only at ``Sz = 0``, particle-hole only at half filling); a symmetry
+    that does not hold for the Hamiltonian is refused.
     """
+    if symmetries is not None:
+        if isinstance(symmetries, Mapping) and any(v not in (None, "all") for v in symmetries.values()):
+            raise ValueError("gaps search every block: give symmetry labels without quantum numbers")
     m = get_model(model, L, bc)
     sz = _lowest_sz(N + m.extra_electrons) if Sz is None else Sz
     extra = dict(extra or {})
@@ -117,7 +159,7 @@ def gaps(model: str | Model, values: Mapping[str, object] | None = None, *, N: i
             m.sector(n, s if m.spinful else None, **extra)
         except SectorError:
             return None
-        return ground_energy(m, values, n, s if m.spinful else None, extra)
+        return ground_energy(m, values, n, s if m.spinful else None, extra, symmetries=symmetries)
 
     def lsz(n: int) -> float:
         return _lowest_sz(n + m.extra_electrons)
@@ -128,8 +170,17 @@ def gaps(model: str | Model, values: Mapping[str, object] | None = None, *, N: i
     def combo(*parts):
         return None if any(p is None for p, _ in parts) else float(sum(k * p for p, k in parts))
 
-    eig, _ = solve_sector(m, values, N, sz if m.spinful else None, 2, extra=extra)
-    neutral = float(eig.energies[1] - eig.energies[0]) if len(eig.energies) > 1 else None
+    if symmetries is not None:
+        from edkit.blocks import block_spectrum, select_symmetries
+
+        vals = m.resolve(values)
+        base = m.sector(N, sz if m.spinful else None, **extra)
+        low = block_spectrum(m, vals, base, select_symmetries(m, vals, base, symmetries, per_sector=True),
+                             nev=2)["energies"]
+    else:
+        eig, _ = solve_sector(m, values, N, sz if m.spinful else None, 2, extra=extra)
+        low = list(eig.energies)
+    neutral = float(low[1] - low[0]) if len(low) > 1 else None
     spin_gap = None
     if m.spinful and (N + m.extra_electrons) % 2 == 0:
         e_s1 = E(N, 1.0)
@@ -177,10 +228,10 @@ def correlations(model: str | Model, values: Mapping[str, object] | None = None,
     m = get_model(model, L, bc)
     if not m.spinful:
         raise ValueError(f"model {m.name!r} is spinless: pair and spin correlators need spin")
-    states, e0, space = ground_states(m, values, N, Sz, extra=extra)
     Lx = m.lattice.L
     if not 0 <= reference < Lx:
-        raise ValueError(f"reference site must be in 0..{Lx - 1}")
+        raise ValueError(f"reference site must be in 0..{Lx - 1}, got {reference}")
+    states, e0, space = ground_states(m, values, N, Sz, extra=extra)
     out = {}
     for layer in layers or m.lattice.layers:
         a = (layer, reference)

@@ -95,14 +95,16 @@ def lowest(matrix: sp.spmatrix, nev: int = 1, *, vectors: bool = False, seed: in
     try:
         w, v = sla.eigsh(matrix, k=nev, which="SA", v0=v0, ncv=ncv, tol=tol, maxiter=maxiter)
     except sla.ArpackNoConvergence as err:
-        res = float("nan")
-        if err.eigenvectors is not None and err.eigenvectors.size:
-            x, lam = err.eigenvectors, err.eigenvalues
-            res = float(np.max(np.linalg.norm(matrix @ x - x * lam, axis=0)))
+        done = 0 if err.eigenvalues is None else len(err.eigenvalues)
+        # residual of the best unconverged Ritz pair: one more short run from the last guess
+        x = v0 if not done else err.eigenvectors[:, 0]
+        x = x / np.linalg.norm(x)
+        lam = np.vdot(x, matrix @ x).real
+        res = float(np.linalg.norm(matrix @ x - lam * x))
         raise ConvergenceError(
-            f"Lanczos did not converge for {nev} levels of a {dim}-dimensional sector "
-            f"(largest residual {res:.3g}); try more iterations (maxiter), fewer levels, "
-            "or a larger ncv") from None
+            f"Lanczos did not converge: {done} of {nev} levels of a {dim}-dimensional sector "
+            f"converged (residual |H x - E x| = {res:.3g} for the current estimate E = {lam:.10g}); "
+            "try more iterations (maxiter), fewer levels, or a larger ncv") from None
     order = np.argsort(w)
     w = w[order]
     v = v[:, order] if vectors else None

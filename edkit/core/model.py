@@ -209,6 +209,14 @@ class Model:
         return out
 
     # --------------------------------------------------------------- sectors
+    def electron_bounds(self) -> tuple[int, int]:
+        """Smallest and largest total fermion number the constraints allow."""
+        constrained = {m for c in self.constraints for m in c.modes}
+        free = len([m for m in self.modes if m not in constrained])
+        lo = sum(min(c.allowed) for c in self.constraints)
+        hi = free + sum(max(c.allowed) for c in self.constraints)
+        return lo, hi
+
     def sector(self, N: int | None = None, Sz: float | None = None, **extra: float) -> Sector:
         """Spin-resolved fermion numbers for ``N`` electrons (as the model counts them), ``Sz``.
 
@@ -243,14 +251,17 @@ class Model:
             raise SectorError(f"Sz must be a multiple of 1/2, got {Sz}")
         two_sz = int(round(two_sz))
         nf = N + self.extra_electrons
-        if N < 0 or nf > 2 * n_orb:
-            raise SectorError(
-                f"N={N} is outside 0..{2 * n_orb - self.extra_electrons}: "
-                f"{n_orb} orbitals hold at most {2 * n_orb} electrons"
-            )
+        lo, hi = self.electron_bounds()
+        if N < 0 or nf > hi or nf < lo:
+            lo_n, hi_n = max(0, lo - self.extra_electrons), hi - self.extra_electrons
+            why = f"{n_orb} orbitals hold at most {2 * n_orb} electrons"
+            if self.constraints:
+                why += f" and the constraints ({self.constraints[0].label}, ...) fix {hi - hi_n} of them"
+            raise SectorError(f"N={N} is outside {lo_n}..{hi_n}: {why}")
         if (nf + two_sz) % 2:
+            held = f" ({N} + {self.extra_electrons} localized)" if self.extra_electrons else ""
             raise SectorError(
-                f"Sz={Sz} is impossible with {nf} electrons: 2*Sz must have the parity of N"
+                f"Sz={Sz} is impossible with {nf} electrons{held}: 2*Sz must have the parity of N"
             )
         n_up, n_dn = (nf + two_sz) // 2, (nf - two_sz) // 2
         if not (0 <= n_up <= n_orb and 0 <= n_dn <= n_orb):
