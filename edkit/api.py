@@ -35,9 +35,7 @@ def get_model(model: str | Model, L: int | None = None, bc: str = "open") -> Mod
     """A model object from a name (built at ``L``, ``bc``) or the model itself."""
     if isinstance(model, Model):
         return model
-    if L is None:
-        raise ValueError("L is required when the model is given by name")
-    return build_model(model, L, bc)
+    return build_model(model, L, bc)  # fixed-size models (hamo) accept L=None
 
 
 def solve_sector(model: Model, values: Mapping[str, object] | None, N: int,

@@ -204,9 +204,15 @@ def _collect(pairs: Iterable[tuple[sympy.Expr, Word]]) -> dict[Word, sympy.Expr]
     out = {}
     for w, cs in acc.items():
         total = sympy.expand(sympy.Add(*cs)) if len(cs) > 1 else sympy.expand(cs[0])
+        if total != 0 and _has_symbolic_denominator(total):
+            total = sympy.cancel(total)  # U/(U+t) + t/(U+t) - 1 must vanish
         if total != 0:
             out[w] = total
     return out
+
+
+def _has_symbolic_denominator(expr: sympy.Expr) -> bool:
+    return any(p.exp.is_negative and p.base.free_symbols for p in expr.atoms(sympy.Pow))
 
 
 def _as_operator(x: FermionOperator | Scalar) -> FermionOperator:

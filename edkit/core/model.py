@@ -94,6 +94,7 @@ class Model:
     doc: str = ""
     sector_names: tuple[str, ...] = ()
     sector_fn: Callable[..., Sector] | None = field(default=None, repr=False)
+    default_sector: dict[str, float] = field(default_factory=dict)
     _checked: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -209,6 +210,12 @@ class Model:
         return out
 
     # --------------------------------------------------------------- sectors
+    def default_N(self) -> int:
+        """``N`` used when the user gives none: the model's ``default_sector`` or half filling."""
+        if "N" in self.default_sector:
+            return int(self.default_sector["N"])
+        return (self.n_orbitals if self.spinful else self.n_orbitals // 2) - self.extra_electrons
+
     def electron_bounds(self) -> tuple[int, int]:
         """Smallest and largest total fermion number the constraints allow."""
         constrained = {m for c in self.constraints for m in c.modes}

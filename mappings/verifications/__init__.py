@@ -10,13 +10,18 @@ from mappings.verifications.particle_hole import (
     kbp_to_anderson,
     odd_ring_is_refused,
 )
+from mappings.verifications.polarizer import hamo_strong_coupling, little_polarizer_attraction
 from mappings.verifications.result import VerificationResult
+from mappings.verifications.schrieffer_wolff import kbp_schrieffer_wolff
 
 CATALOGUE: dict[str, Callable[[], VerificationResult]] = {
     "kbp-to-anderson": kbp_to_anderson,
     "correlators-to-spin": correlators_to_spin,
     "kbp-effective-to-kondo": kbp_effective_to_kondo,
     "particle-hole-odd-ring-refused": odd_ring_is_refused,
+    "kbp-schrieffer-wolff": kbp_schrieffer_wolff,
+    "hamo-strong-coupling": hamo_strong_coupling,
+    "little-polarizer-attraction": little_polarizer_attraction,
 }
 
 
