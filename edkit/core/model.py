@@ -205,6 +205,8 @@ class Model:
             z = complex(sympy.sympify(c).xreplace(subs))
             if not (math.isfinite(z.real) and math.isfinite(z.imag)):
                 raise ParameterError(f"coefficient {c} is not finite at {vals}")
+            if abs(z.imag) <= 1e-14 * max(1.0, abs(z.real)):  # exp(i*pi): keep matrices real
+                z = complex(z.real, 0.0)
             if z != 0:
                 out.append((z, w))
         return out

@@ -31,15 +31,17 @@ def two_wire(L: int, bc: str = "open") -> Model:
     r"""Two wires: spinful primary (``t``, ``U``, ``V_p``) and spinless secondary, density coupled.
 
     .. math::
-        H = -t \sum_{j\sigma} (e^{i\phi_1/L} c^\dagger_{j+1\,\sigma} c_{j\sigma} + \mathrm{h.c.})
+        H = -t \sum_{j\sigma} (e^{i\phi_1 \delta_{j,L-1}} c^\dagger_{j+1\,\sigma} c_{j\sigma}
+              + \mathrm{h.c.})
             + U \sum_j n_{j\uparrow} n_{j\downarrow} + V_p \sum_j n_j n_{j+1}
-            - t_s \sum_j (e^{i\phi_2/L} f^\dagger_{j+1} f_j + \mathrm{h.c.})
+            - t_s \sum_j (e^{i\phi_2 \delta_{j,L-1}} f^\dagger_{j+1} f_j + \mathrm{h.c.})
             + V_s \sum_j m_j m_{j+1} - \mu_s \sum_j m_j
             + V \sum_j n_j m_j + V_d \sum_{j} (n_j m_{j+1} + n_{j+1} m_j)
 
     with :math:`c` the primary electrons (:math:`n_j = n_{j\uparrow} + n_{j\downarrow}`),
     :math:`f` the spinless secondary fermions (:math:`m_j = f^\dagger_j f_j`), sums over the
-    bonds ``(j, j+1)`` of the chain (with ``(L-1, 0)`` on a ring). No tunnelling between the wires.
+    bonds ``(j, j+1)`` of the chain (with ``(L-1, 0)`` on a ring, indices mod ``L``). No
+    tunnelling between the wires.
 
     Parameters: ``t`` (1), ``U`` (4), ``V_p`` (0), ``t_s`` (1), ``V_s`` (0), ``mu_s`` (0),
     ``V`` (1, inter-wire coupling on a rung), ``V_d`` (0, inter-wire coupling on the diagonals
@@ -52,16 +54,19 @@ def two_wire(L: int, bc: str = "open") -> Model:
       secondary wire is spinless: its fermions are the spin-up modes ``Mode("sec", j, "up")``;
       the spin-down modes of ``sec`` orbitals exist in the basis but are held empty by a model
       constraint (no term touches them).
-    - Flux gauge: every bond ``(j, j+1)`` carries the phase :math:`e^{i\phi/L}` on the hop
-      ``j -> j+1`` (uniform gauge, total phase :math:`\phi` around the ring). On a ring the
-      spectrum is periodic in each flux with period :math:`2\pi`; on an open chain the phases
-      are a pure gauge and the spectrum does not depend on them. At zero flux every coefficient
-      is real (the backend then works in real arithmetic).
+    - Flux gauge: the whole flux sits on the ring bond, as the phase :math:`e^{i\phi}` of the
+      hop ``L-1 -> 0`` (boundary gauge; a gauge transformation takes it to the uniform gauge
+      :math:`e^{i\phi/L}` on every bond, with the same spectrum; the tests check both). The
+      spectrum is periodic in each flux with period :math:`2\pi`. At :math:`\phi = 0` the
+      coefficients are real and at :math:`\phi = \pi` (antiperiodic boundary conditions) real
+      up to round-off, so closed-shell boundary conditions keep real arithmetic. An open chain
+      has no ring bond: the fluxes do not enter.
     - Hopping sign ``-t`` / ``-t_s``; the ring bond ``(L-1, 0)`` is written with plain fermion
       operators (true periodic fermions for every particle number); ``L >= 3`` for a ring.
     - Sectors: ``N`` = electrons in the **primary** wire, ``Sz`` = spin of the **primary** wire,
       ``N_s`` = particles in the secondary wire (default ``L // 2``). Example:
       ``model.sector(4, 0, N_s=2)``; on the command line ``--sector N=4 --sector N_s=2``.
+      Default sector when none is given: ``N = L`` (half-filled primary), ``N_s = L // 2``.
     - ``mu_s`` only shifts the energy of a fixed-``N_s`` sector by :math:`-\mu_s N_s`; it
       matters when sectors of different ``N_s`` are compared (grand canonical secondary wire,
       :func:`edkit.two_wire_observables.secondary_filling`).
@@ -79,8 +84,9 @@ def two_wire(L: int, bc: str = "open") -> Model:
     sec_bonds = [(i, j) for (_, i), (_, j) in lat.chain_bonds(SECONDARY)]
     # primary wire
     for i, j in pri_bonds:
+        phase = phi_1 if (i, j) == (L - 1, 0) else sympy.Integer(0)
         for s in SPINS:
-            terms += _twisted_hopping(Mode(PRIMARY, i, s), Mode(PRIMARY, j, s), t, phi_1 / L, "t")
+            terms += _twisted_hopping(Mode(PRIMARY, i, s), Mode(PRIMARY, j, s), t, phase, "t")
         for s1 in SPINS:
             for s2 in SPINS:
                 terms.append(density_density(Mode(PRIMARY, i, s1), Mode(PRIMARY, j, s2), V_p, "V_p"))
@@ -88,7 +94,8 @@ def two_wire(L: int, bc: str = "open") -> Model:
         terms.append(density_density(Mode(PRIMARY, i, UP), Mode(PRIMARY, i, DN), U, "U"))
     # secondary wire (spin-up modes of the sec orbitals)
     for i, j in sec_bonds:
-        terms += _twisted_hopping(Mode(SECONDARY, i, UP), Mode(SECONDARY, j, UP), t_s, phi_2 / L, "t_s")
+        phase = phi_2 if (i, j) == (L - 1, 0) else sympy.Integer(0)
+        terms += _twisted_hopping(Mode(SECONDARY, i, UP), Mode(SECONDARY, j, UP), t_s, phase, "t_s")
         terms.append(density_density(Mode(SECONDARY, i, UP), Mode(SECONDARY, j, UP), V_s, "V_s"))
     for i in range(L):
         terms.append(density(Mode(SECONDARY, i, UP), -mu_s, "mu_s"))
@@ -109,14 +116,14 @@ def two_wire(L: int, bc: str = "open") -> Model:
         "mu_s": Parameter("mu_s", 0, "secondary chemical potential (-mu_s N_s)"),
         "V": Parameter("V", 1, "inter-wire density-density coupling on a rung (V > 0 repulsive)"),
         "V_d": Parameter("V_d", 0, "inter-wire coupling to the next rung (ladder diagonals)"),
-        "phi_1": Parameter("phi_1", 0, "flux through the primary ring (uniform gauge phi/L per bond)"),
-        "phi_2": Parameter("phi_2", 0, "flux through the secondary ring (uniform gauge phi/L per bond)"),
+        "phi_1": Parameter("phi_1", 0, "flux through the primary ring (phase on the ring bond)"),
+        "phi_2": Parameter("phi_2", 0, "flux through the secondary ring (phase on the ring bond)"),
     }
     empty_dn = Constraint(tuple(Mode(SECONDARY, i, DN) for i in range(L)), (0,),
                           "secondary wire is spinless (its spin-down modes stay empty)")
     return Model("two-wire", lat, True, terms, params, constraints=(empty_dn,),
                  doc=two_wire.__doc__ or "", sector_names=("N", "Sz", "N_s"),
-                 sector_fn=_two_wire_sector).check()
+                 sector_fn=_two_wire_sector, default_sector={"N": L, "N_s": L // 2}).check()
 
 
 def _two_wire_sector(model: Model, N: int | None, Sz: float | None, N_s: float | None = None) -> Sector:

@@ -14,6 +14,13 @@ from mappings.verifications.polarizer import hamo_strong_coupling, little_polari
 from mappings.verifications.result import VerificationResult
 from mappings.verifications.schrieffer_wolff import kbp_schrieffer_wolff
 
+def two_wire_second_order() -> VerificationResult:
+    """Second-order-in-V energy of the two-wire model (imported lazily: no import cycle)."""
+    from mappings.two_wire import verify_second_order
+
+    return verify_second_order((3, 4, 5))
+
+
 CATALOGUE: dict[str, Callable[[], VerificationResult]] = {
     "kbp-to-anderson": kbp_to_anderson,
     "correlators-to-spin": correlators_to_spin,
@@ -22,6 +29,7 @@ CATALOGUE: dict[str, Callable[[], VerificationResult]] = {
     "kbp-schrieffer-wolff": kbp_schrieffer_wolff,
     "hamo-strong-coupling": hamo_strong_coupling,
     "little-polarizer-attraction": little_polarizer_attraction,
+    "two-wire-second-order": two_wire_second_order,
 }
 
 
