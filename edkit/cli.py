@@ -38,9 +38,7 @@ def _sector(args, model) -> tuple[int, float | None, dict[str, float]]:
     unknown = set(raw) - allowed
     if unknown:
         raise InputError(f"unknown sector name(s) {sorted(unknown)}; {model.name} has {sorted(allowed)}")
-    half = model.n_orbitals if model.spinful else model.n_orbitals // 2
-    n_value = parse_number(raw["N"]) if "N" in raw else float(half - model.extra_electrons
-                                                                if model.extra_electrons else half)
+    n_value = parse_number(raw["N"]) if "N" in raw else float(model.default_N())
     if n_value != int(n_value):
         raise InputError(f"N must be an integer, got {raw['N']}")
     N = int(n_value)
@@ -52,9 +50,16 @@ def _sector(args, model) -> tuple[int, float | None, dict[str, float]]:
 
 
 def _model(args):
+    from edkit.core.lattice import LatticeError
     from edkit.models import build_model
 
-    model = build_model(args.model, args.L, args.bc)
+    if args.L is None:  # only models without a length (hamo) accept a missing --L
+        try:
+            model = build_model(args.model, None, args.bc)
+        except (LatticeError, TypeError):
+            raise InputError(f"--L is required for model {args.model!r}") from None
+    else:
+        model = build_model(args.model, args.L, args.bc)
     params = _pairs(args.param, "param")
     model.resolve(params)  # unknown names / non-numbers fail here, before any work
     return model, params
@@ -74,7 +79,7 @@ def cmd_models(args) -> int:
             "name": name,
             "parameters": {p.name: (str(p.default) if p.default is not None else None)
                            for p in m.parameters.values()},
-            "sectors": ["N", "Sz"] if m.spinful else ["N"],
+            "sectors": list(m.sector_names),
             "summary": (factory.__doc__ or "").strip().splitlines()[0],
         })
     lines = []
@@ -86,15 +91,47 @@ def cmd_models(args) -> int:
     return 0
 
 
+def _symmetries(args, allow_values: bool = True):
+    """``--blocks all`` / ``--symmetry LABEL[=VALUE]`` as the ``symmetries`` argument of the API."""
+    from edkit.core.params import parse_number
+
+    items = getattr(args, "symmetry", None) or []
+    if getattr(args, "blocks", None):
+        if items:
+            raise InputError("give either --blocks all or --symmetry, not both")
+        return "all"
+    if not items:
+        return None
+    out: dict[str, int | None] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not name.strip() or (sep and not value.strip()):
+            raise InputError(f"--symmetry expects LABEL or LABEL=VALUE (e.g. k=0, Z=-1), got {item!r}")
+        if not sep or value.strip().lower() == "all":
+            out[name.strip()] = None
+            continue
+        if not allow_values:
+            raise InputError(f"gaps search every block: give --symmetry {name.strip()} without a value")
+        v = parse_number(value)
+        if v != int(v):
+            raise InputError(f"--symmetry {name.strip()} needs an integer quantum number, got {value!r}")
+        out[name.strip()] = int(v)
+    return out
+
+
 def cmd_spectrum(args) -> int:
     from edkit.api import spectrum
 
     model, params = _model(args)
     N, Sz, extra = _sector(args, model)
-    data = spectrum(model, params, N=N, Sz=Sz, nev=args.nev, extra=extra)
+    data = spectrum(model, params, N=N, Sz=Sz, nev=args.nev, extra=extra, symmetries=_symmetries(args))
     text = [f"{data['model']} L={data['L']} {data['bc']} {data['params']}",
             f"sector {data['sector']}, dimension {data['dimension']:,} ({data['method']})"]
-    text += [f"  E[{k}] = {e:.12f}" for k, e in enumerate(data["energies"])]
+    if "levels" in data:
+        text += [f"  E[{k}] = {lv['energy']:.12f}  block {_block_text(lv['block'])}"
+                 for k, lv in enumerate(data["levels"])]
+    else:
+        text += [f"  E[{k}] = {e:.12f}" for k, e in enumerate(data["energies"])]
     text.append("degeneracies: " + ", ".join(f"{e:.10f} x{k}" for e, k in data["degeneracies"]))
     _emit(args, data, "\n".join(text))
     return 0
@@ -105,7 +142,7 @@ def cmd_gaps(args) -> int:
 
     model, params = _model(args)
     N, Sz, extra = _sector(args, model)
-    data = gaps(model, params, N=N, Sz=Sz, extra=extra)
+    data = gaps(model, params, N=N, Sz=Sz, extra=extra, symmetries=_symmetries(args, allow_values=False))
     text = [f"{data['model']} L={data['L']} {data['bc']} {data['params']} sector {data['sector']}",
             f"  E0 = {data['energy']:.12f}"]
     for key in ("charge_gap", "spin_gap", "pair_binding", "neutral_gap"):
@@ -179,6 +216,106 @@ def cmd_demo(args) -> int:
     return status
 
 
+def cmd_sweep(args) -> int:
+    """Parameter sweep; every finished point is committed to the results store ``--out``."""
+    from edkit.store import StoreError, write_csv, write_hdf5
+    from edkit.sweep import GridError, run_sweep
+
+    try:
+        result = run_sweep(
+            args.model, args.L, args.param, bc=args.bc, observables=args.observable or ["gaps"],
+            sector=_pairs(args.sector, "sector") or None, nev=args.nev, reference=args.reference,
+            out=args.out, migrate=args.migrate, workers=args.workers, threads=args.threads,
+            scheduler=args.scheduler, local_cluster=args.local_cluster,
+            cluster_workers=args.cluster_workers, retries=args.retries,
+            progress=not (args.no_progress or args.json))
+        rows = result.rows
+        if args.csv:
+            write_csv(rows, args.csv)
+        if args.hdf5:
+            write_hdf5(rows, args.hdf5, {"model": args.model})
+    except (GridError, StoreError, ImportError, ConnectionError) as err:
+        raise InputError(str(err)) from None
+    failures = [{"task": {k: t[k] for k in ("L", "swept", "sector", "observable")}, "error": msg}
+                for t, msg in result.failures]
+    where = f" in {args.out}" if args.out else ""
+    text = [f"{args.model}: {result.computed} point(s) computed, {result.skipped} already{where}, "
+            f"{len(failures)} failed"]
+    for r, rec in zip(rows, result.records):
+        inputs = " ".join(f"{k}={v:g}" for k, v in {"L": rec["L"], **rec["swept"]}.items())
+        vals = [(k, v) for k, v in rec["result"].items()][:6]
+        shown = " ".join(f"{k}={'undefined' if v is None else f'{v:.10g}'}" for k, v in vals)
+        text.append(f"  {inputs} [{r['observable']}] {shown}{' ...' if len(rec['result']) > 6 else ''}")
+    text += [f"  FAILED {f['task']}: {f['error']}" for f in failures]
+    _emit(args, {"computed": result.computed, "skipped": result.skipped, "failures": failures,
+                 "rows": rows}, "\n".join(text))
+    return EXIT_FAIL if failures else 0
+
+
+def cmd_compare(args) -> int:
+    """Compare a DMRG/QMC results file (CSV or JSON) with ED, point by point."""
+    from edkit.compare import CompareError, compare_file
+
+    try:
+        report = compare_file(args.file, model=args.model, L=args.L, bc=args.bc, atol=args.atol,
+                              rtol=args.rtol, nsigma=args.nsigma)
+    except CompareError as err:
+        raise InputError(str(err)) from None
+    _emit(args, report.to_dict(), report.text())
+    return 0 if report.ok else EXIT_FAIL
+
+
+def _block_text(labels: dict) -> str:
+    return " ".join(f"{k}={v:+d}" if k in "PZC" else f"{k}={v}" for k, v in labels.items()
+                    if k != "K_over_pi") or "-"
+
+
+def cmd_plan(args) -> int:
+    from edkit.blocks import select_symmetries
+    from edkit.planning import memory_limit, plan
+    from edkit.symmetry import resolve, survey
+
+    model, params = _model(args)
+    N, Sz, extra = _sector(args, model)
+    vals = model.resolve(params)
+    sector = model.sector(N, Sz, **extra)
+    request = _symmetries(args)
+    syms = []
+    if request is not None:
+        syms = resolve(model, vals, sector, select_symmetries(model, vals, sector, request))
+    p = plan(model, sector, symmetries=syms)
+    table = survey(model, vals, sector)
+    data = {"model": model.name, "L": model.lattice.L, "bc": model.lattice.bc, "params": vals,
+            "sector": {"N": N, "Sz": Sz, **extra} if model.spinful else {"N": N, **extra},
+            "plan": p.as_dict(), "memory_limit": memory_limit(p.available), "symmetries": table}
+    gib = 2**30
+    text = [f"{model.name} L={model.lattice.L} {model.lattice.bc} sector {data['sector']}",
+            f"  sector dimension  {p.sector_dimension:,} (basis built {p.built_dimension:,})"]
+    if syms:
+        text.append(f"  symmetries        {''.join(s.label for s in syms)}: largest block ~{p.dimension:,} "
+                    f"(sector / {p.symmetry_reduction})")
+    text += [f"  non-zeros         ~{p.nonzeros:,}{' per block' if syms else ''} "
+             f"({'complex' if p.complex_values else 'real'})",
+             f"  matrix            {p.matrix_bytes / gib:.2f} GiB; build peak {p.build_bytes / gib:.2f} GiB; "
+             f"Lanczos vectors {p.vector_bytes / gib:.2f} GiB",
+             f"  peak              {p.bytes / gib:.2f} GiB of {memory_limit(p.available) / gib:.1f} GiB "
+             f"allowed ({p.available / gib:.1f} GiB available)",
+             f"  matrix-free       {p.matrix_free_bytes / gib:.2f} GiB (edkit.matfree: four vectors; "
+             "ground energy by plain Lanczos; no constraints or blocks)",
+             f"  time (rough)      build ~{p.build_seconds:.0f} s, Lanczos ~{p.solve_seconds:.0f} s"
+             + (f" per block; {p.n_blocks_solved} of {p.n_blocks} blocks solved (k, -k paired): "
+                f"~{p.n_blocks_solved * (p.build_seconds + p.solve_seconds):.0f} s" if syms else ""),
+             f"  path              {p.path}"]
+    text.append("  lattice symmetries here:")
+    for row in table:
+        status = "holds" if row["holds"] else f"does not hold: {row['reason']}"
+        if row["holds"] and not row["blocks_available"]:
+            status += " (no blocks with the QuSpin backend on this lattice)"
+        text.append(f"    {row['label']} {row['name']:15s} {status}")
+    _emit(args, data, "\n".join(text))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edkit", description="Exact diagonalization of small "
                                 "correlated-electron clusters, with verified mappings.")
@@ -187,7 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(sp):
         sp.add_argument("model", help="model name (see `edkit models`)")
-        sp.add_argument("--L", type=int, required=True, help="sites per layer (rungs)")
+        sp.add_argument("--L", type=int, default=None,
+                        help="sites per layer (rungs); required except for fixed-size models (hamo)")
         sp.add_argument("--bc", choices=("open", "periodic"), default="open")
         sp.add_argument("--param", action="append", metavar="NAME=VALUE",
                         help="parameter value (number); repeat for several")
@@ -198,13 +336,27 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("models", help="list models, parameters, defaults and sectors")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_models)
+    def symmetry_flags(sp):
+        sp.add_argument("--symmetry", action="append", metavar="LABEL[=VALUE]",
+                        help="lattice symmetry block: k (momentum 2 pi m/L, k=m), P (reflection), "
+                             "Z (spin inversion), C (particle-hole); VALUE fixes the quantum number "
+                             "(P=-1), none searches every block; checked on the model first")
+        sp.add_argument("--blocks", choices=("all",), help="search every block of every symmetry "
+                        "that holds here (levels are labelled with their block)")
+
     s = sub.add_parser("spectrum", help="lowest levels of a sector")
     common(s)
     s.add_argument("--nev", type=int, default=1, help="number of levels (default 1)")
+    symmetry_flags(s)
     s.set_defaults(func=cmd_spectrum)
     s = sub.add_parser("gaps", help="charge gap, spin gap, pair binding, neutral gap")
     common(s)
+    symmetry_flags(s)
     s.set_defaults(func=cmd_gaps)
+    s = sub.add_parser("plan", help="dimension, non-zeros, memory and path before building")
+    common(s)
+    symmetry_flags(s)
+    s.set_defaults(func=cmd_plan)
     s = sub.add_parser("correlations", help="ground-state correlators C, N, S and spin-spin")
     common(s)
     s.add_argument("--reference", type=int, default=0, help="reference site i of C(i, j)")
@@ -215,6 +367,45 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_verify)
     s = sub.add_parser("demo", help="verification report and a small bilayer tour")
     s.set_defaults(func=cmd_demo)
+    s = sub.add_parser("sweep", help="parameter sweep into a resumable results store (SQLite)")
+    s.add_argument("model", help="model name (see `edkit models`)")
+    s.add_argument("--L", required=True, help="size(s): 4, 2,3,4 or start:stop:count")
+    s.add_argument("--bc", choices=("open", "periodic"), default="open")
+    s.add_argument("--param", action="append", metavar="NAME=SPEC",
+                   help="start:stop:count (inclusive), a,b,c or a value; repeat for several")
+    s.add_argument("--sector", action="append", metavar="NAME=VALUE",
+                   help="fixed sector (N=<int>, Sz=<half-integer>); default half filling at each L")
+    s.add_argument("--observable", action="append", metavar="NAME",
+                   help="energy, spectrum, gaps (default) or correlations; repeat for several")
+    s.add_argument("--nev", type=int, default=4, help="levels for the spectrum observable (default 4)")
+    s.add_argument("--reference", type=int, default=0, help="reference site of correlations")
+    s.add_argument("--out", metavar="FILE", help="results store; finished points there are skipped")
+    s.add_argument("--migrate", action="store_true",
+                   help="adopt a store written by another edkit version (its points are kept)")
+    s.add_argument("--workers", type=int, default=None,
+                   help="local worker processes (default: cores; 1 = in this process)")
+    s.add_argument("--threads", type=int, default=None,
+                   help="BLAS threads per worker (default cores/workers)")
+    s.add_argument("--scheduler", metavar="ADDRESS", help="run on the Dask scheduler at ADDRESS")
+    s.add_argument("--local-cluster", action="store_true", help="run on a new Dask LocalCluster")
+    s.add_argument("--cluster-workers", type=int, default=2, help="worker processes of --local-cluster")
+    s.add_argument("--retries", type=int, default=2,
+                   help="retries of a point whose worker died, or (Dask) that raised (default 2)")
+    s.add_argument("--csv", metavar="FILE", help="also write this sweep's table as CSV")
+    s.add_argument("--hdf5", metavar="FILE", help="also write this sweep's table as HDF5 (h5py)")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(func=cmd_sweep)
+    s = sub.add_parser("compare", help="compare DMRG/QMC results (CSV/JSON) with ED point by point")
+    s.add_argument("file", help="CSV or JSON: parameters, sector, energy/E0../gaps/correlators")
+    s.add_argument("--model", help="model of rows without a 'model' column")
+    s.add_argument("--L", type=int, help="size of rows without an 'L' column")
+    s.add_argument("--bc", choices=("open", "periodic"), default=None, help="default open")
+    s.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance (default 1e-6)")
+    s.add_argument("--rtol", type=float, default=0.0, help="relative tolerance (default 0)")
+    s.add_argument("--nsigma", type=float, default=3.0, help="error bars (<quantity>_err) times this")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(func=cmd_compare)
     return p
 
 
@@ -226,6 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from edkit.models import UnknownModelError
     from edkit.planning import TooLargeError
     from edkit.solver import ConvergenceError
+    from edkit.symmetry import SymmetryError
 
     args = build_parser().parse_args(argv)
     if getattr(args, "nev", 1) is not None and getattr(args, "nev", 1) < 1:
@@ -234,7 +426,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (InputError, ParameterError, SectorError, LatticeError, ModelError, UnknownModelError,
-            TooLargeError) as err:
+            TooLargeError, SymmetryError) as err:
         print(f"edkit: error: {err}", file=sys.stderr)
         return EXIT_INPUT
     except ConvergenceError as err:
@@ -243,6 +435,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyError as err:  # unknown verification name
         print(f"edkit: error: {err.args[0]}", file=sys.stderr)
         return EXIT_INPUT
+    except BrokenPipeError:  # `edkit models --json | head`
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

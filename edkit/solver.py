@@ -15,6 +15,8 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as sla
 
+from edkit.threads import blas_threads
+
 DENSE_LIMIT = 2000
 
 
@@ -57,6 +59,14 @@ def group_degenerate(energies: np.ndarray, tol: float = 1e-8) -> list[tuple[floa
 
 def lowest(matrix: sp.spmatrix, nev: int = 1, *, vectors: bool = False, seed: int = 0,
            dense_limit: int = DENSE_LIMIT, tol: float = 1e-12, maxiter: int | None = None) -> Eigen:
+    """The ``nev`` lowest levels; see :func:`_lowest` (run with single-threaded OpenBLAS)."""
+    with blas_threads():
+        return _lowest(matrix, nev, vectors=vectors, seed=seed, dense_limit=dense_limit, tol=tol,
+                       maxiter=maxiter)
+
+
+def _lowest(matrix: sp.spmatrix, nev: int = 1, *, vectors: bool = False, seed: int = 0,
+            dense_limit: int = DENSE_LIMIT, tol: float = 1e-12, maxiter: int | None = None) -> Eigen:
     """The ``nev`` lowest eigenvalues (and optionally eigenvectors) of a Hermitian matrix.
 
     Parameters

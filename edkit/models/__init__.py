@@ -9,6 +9,7 @@ from edkit.models.anderson import anderson_lattice
 from edkit.models.hubbard import hubbard_chain
 from edkit.models.kbp import kbp_bilayer, kbp_effective
 from edkit.models.kondo import kondo_lattice
+from edkit.models.polarizer import little_chain, polarizer_pair
 from edkit.models.two_wire import two_wire
 
 MODELS: dict[str, Callable[..., Model]] = {
@@ -18,6 +19,8 @@ MODELS: dict[str, Callable[..., Model]] = {
     "anderson": anderson_lattice,
     "kondo": kondo_lattice,
     "two-wire": two_wire,
+    "hamo": polarizer_pair,
+    "little": little_chain,
 }
 
 
