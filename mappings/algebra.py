@@ -255,6 +255,11 @@ def number(mode: Mode) -> FermionOperator:
     return FermionOperator._raw({((mode, True), (mode, False)): sympy.Integer(1)})
 
 
+def operator_sum(operators: Iterable[FermionOperator]) -> FermionOperator:
+    """Sum of many operators, collecting each word's coefficient once (linear, not quadratic)."""
+    return FermionOperator._raw(_collect((c, w) for op in operators for w, c in op._terms.items()))
+
+
 def commutator(a: FermionOperator, b: FermionOperator) -> FermionOperator:
     """:math:`[a, b] = ab - ba`."""
     return a * b - b * a

@@ -82,7 +82,7 @@ from edkit.core.model import Constraint, Model, Term
 from edkit.core.modes import Mode, mode_key
 from edkit.core.params import Parameter
 from edkit.core.words import Word
-from mappings.algebra import FermionOperator, cdag, identity, number, word_str
+from mappings.algebra import FermionOperator, cdag, identity, number, operator_sum, word_str
 from mappings.fitting import fit_operator
 
 Config = frozenset  # occupied modes of one cluster
@@ -425,7 +425,7 @@ class EffectiveHamiltonian:
     @property
     def operator(self) -> FermionOperator:
         """The effective Hamiltonian, all computed orders summed."""
-        return _tidy_operator(reduce(lambda a, b: a + b, self.orders.values(), FermionOperator()))
+        return _tidy_operator(operator_sum(self.orders.values()))
 
     def fit(self, basis: Mapping[str, FermionOperator]) -> SubspaceFit:
         """Fit the effective Hamiltonian onto a named basis (see :meth:`LowEnergySubspace.fit`)."""
@@ -612,7 +612,7 @@ def schrieffer_wolff(H0: FermionOperator, V: FermionOperator, constraints: Seque
                  + 1 / nonzero(Eb - Em, f"intermediate {w2.word} towards {b}")) / 2
             pieces2.append(word(w1) * word(w2) * projector(a) * (w1.coefficient * w2.coefficient * f))
     orders = {0: subspace.restrict(H0), 1: subspace.restrict(V),
-              2: subspace.restrict(reduce(lambda x, y: x + y, pieces2, FermionOperator()))}
+              2: subspace.restrict(operator_sum(pieces2))}
 
     if order >= 3:
         pieces3: list[FermionOperator] = []
@@ -643,7 +643,7 @@ def schrieffer_wolff(H0: FermionOperator, V: FermionOperator, constraints: Seque
                     continue
                 pieces3.append(word(w1) * word(w2) * word(w3) * projector(a)
                                * (w1.coefficient * w2.coefficient * w3.coefficient * f))
-        orders[3] = subspace.restrict(reduce(lambda x, y: x + y, pieces3, FermionOperator()))
+        orders[3] = subspace.restrict(operator_sum(pieces3))
     return EffectiveHamiltonian(orders, subspace, info={"fast_clusters": [tuple(map(str, c)) for c in fast]})
 
 

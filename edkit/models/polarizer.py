@@ -27,6 +27,9 @@ SYSTEM, POLARIZER = "sys", "pol"
 #: the two system sites and the two polarizer sites of :func:`polarizer_pair`
 SITE_L, SITE_R = Mode(SYSTEM, 0, SPINLESS), Mode(SYSTEM, 1, SPINLESS)
 SITE_T, SITE_B = Mode(POLARIZER, 0, SPINLESS), Mode(POLARIZER, 1, SPINLESS)
+LEAD = "lead"
+#: the lead levels of ``polarizer_pair(leads=True)``, coupled to ``SITE_L`` and ``SITE_R``
+LEAD_L, LEAD_R = Mode(LEAD, 0, SPINLESS), Mode(LEAD, 1, SPINLESS)
 
 CHAIN, NEAR, FAR = "c", "pn", "pf"
 
@@ -36,7 +39,7 @@ def _n(mode: Mode) -> tuple:
 
 
 # --------------------------------------------------------------------------- Hamo et al.
-def polarizer_pair(L: int | None = None, bc: str = "open") -> Model:
+def polarizer_pair(L: int | None = None, bc: str = "open", *, leads: bool = False) -> Model:
     r"""Hamo two-site system with one polarizer (Eqs. (1)-(3) of Hamo et al., Nature 2016).
 
     .. math::
@@ -73,6 +76,23 @@ def polarizer_pair(L: int | None = None, bc: str = "open") -> Model:
       form and :mod:`edkit.stability` for the charge stability diagram over ``eps_L, eps_R``.
     - Every parameter may take any finite real value (the derivations hold for all signs);
       non-finite values are refused.
+
+    Leads (``leads=True``, model ``hamo-leads``; the default ``leads=False`` is ``hamo`` above,
+    unchanged): each system site is tunnel-coupled to its own spinless lead level,
+
+    .. math::
+        H_{leads} = H + \epsilon_{lead}(n_{\ell L} + n_{\ell R})
+            - \gamma\,(c^\dagger_L \ell_L + c^\dagger_R \ell_R + \mathrm{h.c.})
+
+    with extra parameters ``gamma`` (0, tunnelling amplitude; hopping sign convention
+    :math:`-\gamma`) and ``eps_lead`` (0, lead level). Orbitals: ``lead0 = l_L``,
+    ``lead1 = l_R`` after the four above (backend sites ``4, 5``; constants ``LEAD_L, LEAD_R``).
+    ``N`` then counts system **plus lead** electrons (``0..4``; the polarizer's electron is
+    still added, not counted), the conserved number once ``gamma != 0``; default ``N = 2``.
+    :math:`n_L + n_{\ell L}` and :math:`n_R + n_{\ell R}` are separately conserved: the
+    co-tunnelling block (one electron per site-and-lead pair, holding the even states (0,0) and
+    (1,1) and the odd ones) lies in ``N = 2``, together with the two states per side where
+    both electrons sit on one site and its lead (odd charge states (1,0), (0,1)).
     """
     if L is not None and (isinstance(L, bool) or L != 2):
         raise LatticeError(
@@ -80,7 +100,10 @@ def polarizer_pair(L: int | None = None, bc: str = "open") -> Model:
             f"omit L or give L=2, got L={L!r}")
     if bc != "open":
         raise LatticeError(f"hamo has no periodic version (no bonds); bc must be 'open', got {bc!r}")
-    lat = Lattice(L=2, bc="open", layers=(SYSTEM, POLARIZER), chain_layers=())
+    if not isinstance(leads, bool):
+        raise TypeError(f"leads must be True or False, got {leads!r}")
+    lat = Lattice(L=2, bc="open", layers=(SYSTEM, POLARIZER) + ((LEAD,) if leads else ()),
+                  chain_layers=())
     U, W, delta, t, eps_L, eps_R = (
         sympy.Symbol(n, real=True) for n in ("U", "W", "delta", "t", "eps_L", "eps_R"))
     half = sympy.Rational(1, 2)
@@ -107,9 +130,38 @@ def polarizer_pair(L: int | None = None, bc: str = "open") -> Model:
         "eps_R": Parameter("eps_R", 0, "gate energy of site R"),
     }
     single = Constraint((SITE_T, SITE_B), (1,), "polarizer singly occupied (n_T + n_B = 1)")
+    if leads:
+        gamma, eps_lead = sympy.Symbol("gamma", real=True), sympy.Symbol("eps_lead", real=True)
+        for site, lead in ((SITE_L, LEAD_L), (SITE_R, LEAD_R)):
+            terms += hopping(site, lead, gamma, "gamma")
+            terms.append(density(lead, eps_lead, "eps_lead"))
+        params["gamma"] = Parameter("gamma", 0, "tunnelling system site - its lead level (L-l_L, R-l_R)")
+        params["eps_lead"] = Parameter("eps_lead", 0, "energy of the two lead levels")
+        return Model("hamo-leads", lat, False, terms, params, constraints=(single,), extra_electrons=1,
+                     doc=polarizer_pair.__doc__ or "", sector_fn=_hamo_leads_sector,
+                     default_sector={"N": 2}).check()
     return Model("hamo", lat, False, terms, params, constraints=(single,), extra_electrons=1,
                  doc=polarizer_pair.__doc__ or "", sector_fn=_hamo_sector,
                  default_sector={"N": 0}).check()
+
+
+def _hamo_leads_sector(model: Model, N: int | None, Sz: float | None = None) -> Sector:
+    """Sector of ``N`` system plus lead electrons (``hamo-leads``; the polarizer's is added).
+
+    Raises
+    ------
+    SectorError
+        If ``N`` is missing, not an integer, or outside ``0..4``; or if an ``Sz`` is given.
+    """
+    if Sz not in (None, 0):
+        raise SectorError("hamo-leads is spinless: it has no Sz sector")
+    if N is None or isinstance(N, bool) or int(N) != N:
+        raise SectorError(f"N must be an integer number of system plus lead electrons, got {N!r}")
+    if not 0 <= int(N) <= 4:
+        raise SectorError(
+            f"N={N} is outside 0..4: N counts the electrons on the system sites L, R and their "
+            "lead levels (the polarizer always holds exactly one electron, which N does not count)")
+    return Sector(int(N) + 1, 0)
 
 
 def _hamo_sector(model: Model, N: int | None, Sz: float | None = None) -> Sector:

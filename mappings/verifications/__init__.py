@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mappings.verifications.correlators import correlators_to_spin
+from mappings.verifications.cotunnelling import hamo_pair_cotunnelling
 from mappings.verifications.particle_hole import (
     kbp_effective_to_kondo,
     kbp_to_anderson,
@@ -13,6 +14,7 @@ from mappings.verifications.particle_hole import (
 from mappings.verifications.polarizer import hamo_strong_coupling, little_polarizer_attraction
 from mappings.verifications.result import VerificationResult
 from mappings.verifications.schrieffer_wolff import kbp_schrieffer_wolff
+
 
 def two_wire_second_order() -> VerificationResult:
     """Second-order-in-V energy of the two-wire model (imported lazily: no import cycle)."""
@@ -29,6 +31,7 @@ CATALOGUE: dict[str, Callable[[], VerificationResult]] = {
     "kbp-schrieffer-wolff": kbp_schrieffer_wolff,
     "hamo-strong-coupling": hamo_strong_coupling,
     "little-polarizer-attraction": little_polarizer_attraction,
+    "hamo-pair-cotunnelling": hamo_pair_cotunnelling,
     "two-wire-second-order": two_wire_second_order,
 }
 
