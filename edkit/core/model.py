@@ -255,10 +255,6 @@ class Model:
         if int(N) != N:
             raise SectorError(f"N must be an integer, got {N}")
         N = int(N)
-        two_sz = 2 * Sz
-        if abs(two_sz - round(two_sz)) > 1e-12:
-            raise SectorError(f"Sz must be a multiple of 1/2, got {Sz}")
-        two_sz = int(round(two_sz))
         nf = N + self.extra_electrons
         lo, hi = self.electron_bounds()
         if N < 0 or nf > hi or nf < lo:
@@ -267,15 +263,31 @@ class Model:
             if self.constraints:
                 why += f" and the constraints ({self.constraints[0].label}, ...) fix {hi - hi_n} of them"
             raise SectorError(f"N={N} is outside {lo_n}..{hi_n}: {why}")
-        if (nf + two_sz) % 2:
-            held = f" ({N} + {self.extra_electrons} localized)" if self.extra_electrons else ""
-            raise SectorError(
-                f"Sz={Sz} is impossible with {nf} electrons{held}: 2*Sz must have the parity of N"
-            )
-        n_up, n_dn = (nf + two_sz) // 2, (nf - two_sz) // 2
-        if not (0 <= n_up <= n_orb and 0 <= n_dn <= n_orb):
-            raise SectorError(f"Sz={Sz} is impossible with {nf} electrons on {n_orb} orbitals")
+        held = f" ({N} + {self.extra_electrons} localized)" if self.extra_electrons else ""
+        n_up, n_dn = split_spin(nf, Sz, n_orb, f"{nf} electrons{held}", f"{n_orb} orbitals")
         return Sector(n_up, n_dn)
+
+
+def split_spin(N: int, Sz: float, n_orbitals: int, what: str = "", where: str = "") -> tuple[int, int]:
+    """``(N_up, N_dn)`` of ``N`` spin-1/2 fermions with ``Sz`` on ``n_orbitals`` orbitals.
+
+    Raises
+    ------
+    SectorError
+        If ``Sz`` is not a multiple of 1/2, has the wrong parity, or does not fit.
+    """
+    what = what or f"N={N}"
+    where = where or f"{n_orbitals} orbitals"
+    two_sz = 2 * Sz
+    if abs(two_sz - round(two_sz)) > 1e-12:
+        raise SectorError(f"Sz must be a multiple of 1/2, got {Sz}")
+    two_sz = int(round(two_sz))
+    if (N + two_sz) % 2:
+        raise SectorError(f"Sz={Sz} is impossible with {what}: 2*Sz must have the parity of N")
+    n_up, n_dn = (N + two_sz) // 2, (N - two_sz) // 2
+    if not (0 <= n_up <= n_orbitals and 0 <= n_dn <= n_orbitals):
+        raise SectorError(f"Sz={Sz} is impossible with {what} on {where}")
+    return n_up, n_dn
 
 
 def _word_str(word: Word) -> str:

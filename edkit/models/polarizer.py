@@ -19,6 +19,7 @@ from edkit.core.model import (
     density,
     density_density,
     hopping,
+    split_spin,
 )
 from edkit.core.modes import DN, SPINLESS, SPINS, UP, Mode
 from edkit.core.params import Parameter
@@ -287,15 +288,7 @@ def _little_sector(model: Model, N: int | None, Sz: float | None) -> Sector:
     if not 0 <= N <= 2 * L:
         raise SectorError(f"N={N} is outside 0..{2 * L}: the chain has {L} sites (N does not "
                           "count the polarizer electrons)")
-    two_sz = 2 * Sz
-    if abs(two_sz - round(two_sz)) > 1e-12:
-        raise SectorError(f"Sz must be a multiple of 1/2, got {Sz}")
-    two_sz = int(round(two_sz))
-    if (N + two_sz) % 2:
-        raise SectorError(f"Sz={Sz} is impossible with N={N}: 2*Sz must have the parity of N")
-    n_up, n_dn = (N + two_sz) // 2, (N - two_sz) // 2
-    if not (0 <= n_up <= L and 0 <= n_dn <= L):
-        raise SectorError(f"Sz={Sz} is impossible with N={N} on {L} chain sites")
+    n_up, n_dn = split_spin(N, Sz, L, f"N={N}", f"{L} chain sites")
     return Sector(n_up + L, n_dn)
 
 

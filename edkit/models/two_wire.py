@@ -12,7 +12,16 @@ from __future__ import annotations
 import sympy
 
 from edkit.core.lattice import Lattice
-from edkit.core.model import Constraint, Model, Sector, SectorError, Term, density, density_density
+from edkit.core.model import (
+    Constraint,
+    Model,
+    Sector,
+    SectorError,
+    Term,
+    density,
+    density_density,
+    split_spin,
+)
 from edkit.core.modes import DN, SPINS, UP, Mode
 from edkit.core.params import Parameter
 
@@ -147,15 +156,7 @@ def _two_wire_sector(model: Model, N: int | None, Sz: float | None, N_s: float |
         raise SectorError(f"N={N} is outside 0..{2 * L}: the primary wire has {L} sites")
     if not 0 <= N_s <= L:
         raise SectorError(f"N_s={N_s} is outside 0..{L}: the secondary wire has {L} sites")
-    two_sz = 2 * Sz
-    if abs(two_sz - round(two_sz)) > 1e-12:
-        raise SectorError(f"Sz must be a multiple of 1/2, got {Sz}")
-    two_sz = int(round(two_sz))
-    if (N + two_sz) % 2:
-        raise SectorError(f"Sz={Sz} is impossible with N={N}: 2*Sz must have the parity of N")
-    n_up, n_dn = (N + two_sz) // 2, (N - two_sz) // 2
-    if not (0 <= n_up <= L and 0 <= n_dn <= L):
-        raise SectorError(f"Sz={Sz} is impossible with N={N} on {L} primary sites")
+    n_up, n_dn = split_spin(N, Sz, L, f"N={N}", f"{L} primary sites")
     fixed = Constraint(tuple(Mode(SECONDARY, i, UP) for i in range(L)), (N_s,),
                        f"N_s = {N_s} secondary particles")
     return Sector(n_up + N_s, n_dn, (fixed,))
