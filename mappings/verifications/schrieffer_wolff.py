@@ -227,7 +227,8 @@ def kbp_schrieffer_wolff(cases=DEFAULT_CASES, third_order_L: int = 2) -> Verific
         "Eq. (5) transverse operator c†_p↑ c†_m↓ c_m↑ c_p↓ + h.c. restricted to p in {0,2}: "
         + ("identically zero (a spin flip cannot act on an empty or doubled p site); the derived "
            "term is the pair hopping Δ†_p Δ_m + h.c." if printed_zero else "NOT zero (unexpected)"),
-        "lead's hand estimate J = 8 t_perp^2/U and -2 t_perp^2/U per rung (second-order part): "
+        "hand derivation (virtual singly occupied p state at U/2, two channels per doublon): "
+        "J = 8 t_perp^2/U and -2 t_perp^2/U per rung (second-order part): "
         + ("confirmed" if hand_ok else "NOT confirmed"),
     ]
     return res
