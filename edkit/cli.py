@@ -31,22 +31,10 @@ def _pairs(items: Sequence[str] | None, what: str) -> dict[str, str]:
 
 
 def _sector(args, model) -> tuple[int, float | None, dict[str, float]]:
-    from edkit.core.params import parse_number
-
-    raw = _pairs(args.sector, "sector")
-    allowed = set(model.sector_names)
-    unknown = set(raw) - allowed
-    if unknown:
-        raise InputError(f"unknown sector name(s) {sorted(unknown)}; {model.name} has {sorted(allowed)}")
-    n_value = parse_number(raw["N"]) if "N" in raw else float(model.default_N())
-    if n_value != int(n_value):
-        raise InputError(f"N must be an integer, got {raw['N']}")
-    N = int(n_value)
-    extra = {k: parse_number(v) for k, v in raw.items() if k not in ("N", "Sz")}
-    if not model.spinful:
-        return N, None, extra
-    Sz = parse_number(raw["Sz"]) if "Sz" in raw else (0.0 if (N + model.extra_electrons) % 2 == 0 else 0.5)
-    return N, Sz, extra
+    """``--sector`` values with the model's defaults: ``(N, Sz, other sector quantities)``."""
+    values = model.resolve_sector(_pairs(args.sector, "sector"))
+    extra = {k: v for k, v in values.items() if k not in ("N", "Sz")}
+    return values["N"], values.get("Sz"), extra
 
 
 def _model(args):

@@ -218,7 +218,6 @@ def _plan(rows: list[dict[str, Any]], model: str | None, L: int | None, bc: str 
     from edkit.core.params import ParameterError
     from edkit.models import build_model
     from edkit.planning import check_fits
-    from edkit.sweep import default_sector
 
     if len(rows) > MAX_ROWS:
         raise CompareError(f"{len(rows)} rows: more than {MAX_ROWS} points to diagonalize")
@@ -265,14 +264,10 @@ def _plan(rows: list[dict[str, Any]], model: str | None, L: int | None, bc: str 
             resolved = m.resolve(params)
         except ParameterError as err:
             raise CompareError(f"{where}: {err}") from None
-        base = default_sector(m)
-        if "N" not in sector:
-            sector["N"] = base["N"]
-        if sector["N"] != int(sector["N"]):
-            raise CompareError(f"{where}: N must be an integer, got {sector['N']}")
-        sector["N"] = int(sector["N"])
-        if m.spinful and "Sz" not in sector:
-            sector["Sz"] = 0.0 if (sector["N"] + m.extra_electrons) % 2 == 0 else 0.5
+        try:
+            sector = m.resolve_sector(sector)
+        except SectorError as err:
+            raise CompareError(f"{where}: {err}") from None
         if not quantities:
             raise CompareError(f"{where}: nothing to compare (columns such as energy, E0, charge_gap, "
                                "SzSz:c:0:1)")

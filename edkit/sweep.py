@@ -203,35 +203,12 @@ def point_key(task: Mapping[str, object]) -> str:
 
 
 def default_sector(model) -> dict[str, float]:
-    """Half filling at the lowest ``|Sz|`` (the command line's default), as a sector dict."""
-    half = model.n_orbitals if model.spinful else model.n_orbitals // 2
-    N = half - model.extra_electrons if model.extra_electrons else half
-    if not model.spinful:
-        return {"N": N}
-    return {"N": N, "Sz": 0.0 if (N + model.extra_electrons) % 2 == 0 else 0.5}
+    """The model's default sector (half filling at the lowest ``|Sz|`` unless the model says)."""
+    return model.resolve_sector()
 
 
 def _sector_values(model, sector: Mapping[str, object] | None) -> dict[str, float]:
-    from edkit.core.model import SectorError
-    from edkit.core.params import parse_number
-
-    if not sector:
-        return default_sector(model)
-    out: dict[str, Any] = {}
-    allowed = set(model.sector_names)
-    for k, v in sector.items():
-        if k not in allowed:
-            raise SectorError(f"unknown sector name {k!r}; {model.name} has {sorted(allowed)}")
-        out[k] = parse_number(v) if isinstance(v, str) else float(v)  # type: ignore[arg-type]
-    base = default_sector(model)
-    if "N" not in out:
-        out["N"] = base["N"]
-    if out["N"] != int(out["N"]):
-        raise SectorError(f"N must be an integer, got {out['N']}")
-    out["N"] = int(out["N"])
-    if model.spinful and "Sz" not in out:
-        out["Sz"] = 0.0 if (out["N"] + model.extra_electrons) % 2 == 0 else 0.5
-    return out
+    return model.resolve_sector(sector)
 
 
 def _split_sector(sector: Mapping[str, float]) -> tuple[int, float | None, dict[str, float]]:

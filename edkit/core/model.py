@@ -14,7 +14,7 @@ import sympy
 
 from edkit.core.lattice import Lattice
 from edkit.core.modes import DN, SPINLESS, UP, Mode
-from edkit.core.params import Parameter, ParameterError, resolve_parameters
+from edkit.core.params import Parameter, ParameterError, parse_number, resolve_parameters
 from edkit.core.words import Word, adjoint_word, normal_order
 
 
@@ -217,6 +217,34 @@ class Model:
         if "N" in self.default_sector:
             return int(self.default_sector["N"])
         return (self.n_orbitals if self.spinful else self.n_orbitals // 2) - self.extra_electrons
+
+    def resolve_sector(self, values: Mapping[str, object] | None = None) -> dict[str, float]:
+        """Sector values with the defaults filled in (the command line's and sweeps' rule).
+
+        Names are checked against ``sector_names``, strings are parsed as numbers only, ``N``
+        defaults to :meth:`default_N`, ``Sz`` to the lowest ``|Sz|`` (0 or 1/2), other names to
+        ``default_sector``.
+
+        Raises
+        ------
+        SectorError
+            Unknown sector names or a non-integer ``N``.
+        """
+        values = dict(values or {})
+        unknown = sorted(set(values) - set(self.sector_names))
+        if unknown:
+            raise SectorError(f"unknown sector name(s) {unknown}; "
+                              f"{self.name} has {sorted(self.sector_names)}")
+        out = {k: parse_number(v) if isinstance(v, str) else float(v) for k, v in values.items()}
+        N = out.get("N", float(self.default_N()))
+        if N != int(N):
+            raise SectorError(f"N must be an integer, got {N}")
+        out["N"] = int(N)
+        if self.spinful and "Sz" not in out:
+            out["Sz"] = 0.0 if (out["N"] + self.extra_electrons) % 2 == 0 else 0.5
+        for key, value in self.default_sector.items():
+            out.setdefault(key, value)
+        return out
 
     def electron_bounds(self) -> tuple[int, int]:
         """Smallest and largest total fermion number the constraints allow."""
