@@ -296,6 +296,21 @@ class Model:
         return Sector(n_up, n_dn)
 
 
+def particle_count(name: str, value: object, maximum: int, why: str) -> int:
+    """A particle number ``value`` checked to be an integer in ``0..maximum``.
+
+    Raises
+    ------
+    SectorError
+        If it is missing, not an integer, or out of range (the message ends with ``why``).
+    """
+    if value is None or isinstance(value, bool) or int(value) != value:
+        raise SectorError(f"{name} must be an integer, got {value!r}")
+    if not 0 <= int(value) <= maximum:
+        raise SectorError(f"{name}={value} is outside 0..{maximum}: {why}")
+    return int(value)
+
+
 def split_spin(N: int, Sz: float, n_orbitals: int, what: str = "", where: str = "") -> tuple[int, int]:
     """``(N_up, N_dn)`` of ``N`` spin-1/2 fermions with ``Sz`` on ``n_orbitals`` orbitals.
 

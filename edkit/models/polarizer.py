@@ -19,6 +19,7 @@ from edkit.core.model import (
     density,
     density_density,
     hopping,
+    particle_count,
     split_spin,
 )
 from edkit.core.modes import DN, SPINLESS, SPINS, UP, Mode
@@ -146,42 +147,24 @@ def polarizer_pair(L: int | None = None, bc: str = "open", *, leads: bool = Fals
                  default_sector={"N": 0}).check()
 
 
-def _hamo_leads_sector(model: Model, N: int | None, Sz: float | None = None) -> Sector:
-    """Sector of ``N`` system plus lead electrons (``hamo-leads``; the polarizer's is added).
+def _spinless_sector(name: str, maximum: int, why: str):
+    """Sector function of a spinless polarizer model: ``N`` in ``0..maximum``, polarizer added."""
 
-    Raises
-    ------
-    SectorError
-        If ``N`` is missing, not an integer, or outside ``0..4``; or if an ``Sz`` is given.
-    """
-    if Sz not in (None, 0):
-        raise SectorError("hamo-leads is spinless: it has no Sz sector")
-    if N is None or isinstance(N, bool) or int(N) != N:
-        raise SectorError(f"N must be an integer number of system plus lead electrons, got {N!r}")
-    if not 0 <= int(N) <= 4:
-        raise SectorError(
-            f"N={N} is outside 0..4: N counts the electrons on the system sites L, R and their "
-            "lead levels (the polarizer always holds exactly one electron, which N does not count)")
-    return Sector(int(N) + 1, 0)
+    def sector(model: Model, N: int | None, Sz: float | None = None) -> Sector:
+        if Sz not in (None, 0):
+            raise SectorError(f"{name} is spinless: it has no Sz sector")
+        return Sector(particle_count("N", N, maximum, why) + 1, 0)
+
+    sector.__doc__ = f"Sector of ``N`` electrons of {name} (0..{maximum}; the polarizer's is added)."
+    return sector
 
 
-def _hamo_sector(model: Model, N: int | None, Sz: float | None = None) -> Sector:
-    """Sector of ``N`` system electrons (the polarizer's electron is added, not counted).
-
-    Raises
-    ------
-    SectorError
-        If ``N`` is missing, not an integer, or outside ``0..2``; or if an ``Sz`` is given.
-    """
-    if Sz not in (None, 0):
-        raise SectorError("hamo is spinless: it has no Sz sector")
-    if N is None or isinstance(N, bool) or int(N) != N:
-        raise SectorError(f"N must be an integer number of system electrons, got {N!r}")
-    if not 0 <= int(N) <= 2:
-        raise SectorError(
-            f"N={N} is outside 0..2: N counts the electrons on the two system sites L, R "
-            "(the polarizer always holds exactly one electron, which N does not count)")
-    return Sector(int(N) + 1, 0)
+_hamo_sector = _spinless_sector(
+    "hamo", 2, "N counts the electrons on the two system sites L, R (the polarizer always holds "
+    "exactly one electron, which N does not count)")
+_hamo_leads_sector = _spinless_sector(
+    "hamo-leads", 4, "N counts the electrons on the system sites L, R and their lead levels (the "
+    "polarizer always holds exactly one electron, which N does not count)")
 
 
 def sigma_z_terms() -> list[tuple[sympy.Expr, tuple]]:
@@ -282,12 +265,8 @@ def _little_sector(model: Model, N: int | None, Sz: float | None) -> Sector:
     L = model.lattice.L
     if N is None or Sz is None:
         raise SectorError("little needs both N (chain electrons) and Sz (chain spin)")
-    if isinstance(N, bool) or int(N) != N:
-        raise SectorError(f"N must be an integer, got {N!r}")
-    N = int(N)
-    if not 0 <= N <= 2 * L:
-        raise SectorError(f"N={N} is outside 0..{2 * L}: the chain has {L} sites (N does not "
-                          "count the polarizer electrons)")
+    N = particle_count("N", N, 2 * L,
+                       f"the chain has {L} sites (N does not count the polarizer electrons)")
     n_up, n_dn = split_spin(N, Sz, L, f"N={N}", f"{L} chain sites")
     return Sector(n_up + L, n_dn)
 

@@ -20,6 +20,7 @@ from edkit.core.model import (
     Term,
     density,
     density_density,
+    particle_count,
     split_spin,
 )
 from edkit.core.modes import DN, SPINS, UP, Mode
@@ -148,14 +149,8 @@ def _two_wire_sector(model: Model, N: int | None, Sz: float | None, N_s: float |
         raise SectorError("two-wire needs both N (primary electrons) and Sz (primary spin)")
     if N_s is None:
         N_s = L // 2
-    for name, value in (("N", N), ("N_s", N_s)):
-        if isinstance(value, bool) or int(value) != value:
-            raise SectorError(f"{name} must be an integer, got {value}")
-    N, N_s = int(N), int(N_s)
-    if not 0 <= N <= 2 * L:
-        raise SectorError(f"N={N} is outside 0..{2 * L}: the primary wire has {L} sites")
-    if not 0 <= N_s <= L:
-        raise SectorError(f"N_s={N_s} is outside 0..{L}: the secondary wire has {L} sites")
+    N = particle_count("N", N, 2 * L, f"the primary wire has {L} sites")
+    N_s = particle_count("N_s", N_s, L, f"the secondary wire has {L} sites")
     n_up, n_dn = split_spin(N, Sz, L, f"N={N}", f"{L} primary sites")
     fixed = Constraint(tuple(Mode(SECONDARY, i, UP) for i in range(L)), (N_s,),
                        f"N_s = {N_s} secondary particles")
