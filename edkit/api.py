@@ -18,7 +18,8 @@ A gap is ``None`` where a sector it needs has no states.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -27,8 +28,8 @@ from edkit.core import operators as ops
 from edkit.core.model import Model, Sector, SectorError
 from edkit.core.modes import DN, UP
 from edkit.models import build_model
-from edkit.planning import check_fits
-from edkit.solver import Eigen, lowest
+from edkit.planning import Plan, TooLargeError, check_fits, plan
+from edkit.solver import ConvergenceError, Eigen, group_degenerate, lowest
 
 
 def get_model(model: str | Model, L: int | None = None, bc: str = "open") -> Model:
@@ -38,19 +39,61 @@ def get_model(model: str | Model, L: int | None = None, bc: str = "open") -> Mod
     return build_model(model, L, bc)  # fixed-size models (hamo) accept L=None
 
 
+@dataclass(frozen=True)
+class MatrixFreeSpace:
+    """Stand-in for the sector space on the matrix-free path (no basis is built)."""
+
+    dimension: int
+    plan: Plan
+
+
+def _matrix_free_ground(model: Model, vals: Mapping[str, object], sector: Sector, p: Plan) -> Eigen:
+    """Ground energy by three-vector Lanczos on :class:`edkit.matfree.MatrixFreeHamiltonian`."""
+    from edkit.blocks import PROGRESS_DIMENSION, stderr_progress
+    from edkit.matfree import MatrixFreeHamiltonian, lanczos_ground_energy
+
+    progress = stderr_progress if p.dimension >= PROGRESS_DIMENSION else None
+    if progress is not None:
+        progress(f"{model.name} L={model.lattice.L} (N_up={sector.n_up}, N_dn={sector.n_dn}): "
+                 f"{p.dimension:,} states; the stored matrix needs ~{p.bytes / 2**30:.1f} GiB and does not "
+                 f"fit, matrix-free Lanczos needs ~{p.matrix_free_bytes / 2**30:.1f} GiB")
+    op = MatrixFreeHamiltonian(model, vals, sector)
+    res = lanczos_ground_energy(op, progress=progress, check_every=10 if progress else 5)
+    if not res["converged"]:
+        raise ConvergenceError(f"matrix-free Lanczos did not converge in {res['iterations']} steps "
+                               f"(residual {res['residual']:.1e}, last energy change "
+                               f"{res['energy_change']:.1e})")
+    return Eigen(np.array([res["energy"]]), None, "matrix-free", [])
+
+
 def solve_sector(model: Model, values: Mapping[str, object] | None, N: int,
                  Sz: float | None = None, nev: int = 1, vectors: bool = False,
                  seed: int = 0, extra: Mapping[str, float] | None = None) -> tuple[Eigen, object]:
     """Lowest ``nev`` levels of ``model`` in sector ``(N, Sz)``; also returns the sector space.
 
+    Paths (:func:`edkit.planning.plan`): dense or stored sparse matrix when it fits in memory;
+    otherwise, for ``nev=1`` without eigenvectors on an unconstrained model, the **matrix-free**
+    ground energy (:mod:`edkit.matfree`, three-vector Lanczos, progress on stderr): ``method`` is
+    ``"matrix-free"``, ``degeneracies`` is empty (the multiplicity is not determined) and the
+    returned space is a :class:`MatrixFreeSpace` (dimension only).
+
     Raises
     ------
     SectorError, ParameterError, TooLargeError
-        Before any large allocation.
+        Before any large allocation (``TooLargeError`` with the estimate, also when only the
+        matrix-free path fits but more than the ground energy was asked for).
     """
     vals = model.resolve(values)  # validates names and numbers first
     sector = model.sector(N, Sz, **dict(extra or {}))
-    check_fits(model, sector)
+    p = check_fits(model, sector, allow_matrix_free=True)
+    if p.path == "matrix-free":
+        if nev > 1 or vectors:
+            raise TooLargeError(
+                f"{model.name} L={model.lattice.L} sector (N_up={sector.n_up}, N_dn={sector.n_dn}): "
+                f"the stored matrix does not fit ({p.describe()}); the matrix-free path "
+                f"(~{p.matrix_free_bytes / 2**30:.1f} GiB) gives the ground energy only: ask for "
+                f"nev=1 without eigenvectors (asked nev={nev}, vectors={vectors})")
+        return _matrix_free_ground(model, vals, sector, p), MatrixFreeSpace(p.dimension, p)
     terms = model.numeric_terms(vals)
     space = make_space(model, sector)
     H = operator_matrix(space, terms)
@@ -63,10 +106,41 @@ def _sector_dict(m: Model, N, Sz, extra) -> dict:
     return out
 
 
+def _label_plan(m: Model, values: Mapping[str, object] | None, N: int, Sz: float | None,
+                extra: Mapping[str, float] | None, nev: int) -> tuple[list, int, str | None]:
+    """Symmetries to label the default spectrum with, levels to compute, or why there are no labels.
+
+    Returns ``(symmetries, levels to compute, note)``; ``note`` is ``None`` when labelling goes ahead.
+    Dense sectors compute every level (``eigh`` returns them all anyway), Lanczos sectors
+    :data:`edkit.labels.EXTRA_LEVELS` beyond ``nev`` (never switching the solver's method). Sectors
+    whose stored matrix does not fit (matrix-free or too large) are not labelled.
+    """
+    from edkit.labels import EXTRA_LEVELS, LABEL_DIMENSION, labelling_symmetries
+    from edkit.planning import plan as plan_sector
+    from edkit.solver import DENSE_LIMIT
+
+    vals = m.resolve(values)  # bad values fail first, as in solve_sector
+    sector = m.sector(N, Sz, **dict(extra or {}))
+    p = plan_sector(m, sector)
+    dim = p.dimension
+    if dim > LABEL_DIMENSION:
+        return [], nev, (f"levels not labelled: sector dimension {dim:,} is above "
+                         f"edkit.labels.LABEL_DIMENSION = {LABEL_DIMENSION:,}; use symmetries='all' "
+                         "(--blocks all) for block labels")
+    if p.path not in ("dense", "sparse"):
+        return [], nev, f"levels not labelled: the sector matrix does not fit in memory ({p.path} path)"
+    syms = labelling_symmetries(m, vals, sector)
+    if not syms:
+        return [], nev, "levels not labelled: no lattice symmetry holds for these values and this sector"
+    if dim <= DENSE_LIMIT or nev >= dim - 1:
+        return syms, max(nev, dim), None
+    return syms, min(nev + EXTRA_LEVELS, dim - 2), None
+
+
 def spectrum(model: str | Model, values: Mapping[str, object] | None = None, *, N: int,
              Sz: float | None = None, nev: int = 1, L: int | None = None, bc: str = "open",
              vectors: bool = False, extra: Mapping[str, float] | None = None,
-             symmetries: object = None) -> dict:
+             symmetries: object = None, labels: bool = True) -> dict:
     """Lowest levels as ``{"model", "L", "bc", "params", "sector", "dimension", "energies", ...}``.
 
     ``extra`` holds values of sector quantities beyond ``N`` and ``Sz`` (e.g. ``N_s``).
@@ -74,19 +148,42 @@ def spectrum(model: str | Model, values: Mapping[str, object] | None = None, *, 
     (``"k"``, ``"P"``, ``"Z"``, ``"C"``) or a mapping ``{label: quantum number or None}``; the
     levels are then searched in every block (or the fixed ones) and labelled with their block
     (``"levels"``, ``"blocks"``, ``"ground_block"``; see :func:`edkit.blocks.block_spectrum`).
+
+    By default (``symmetries=None``) the plain ``(N, Sz)`` sector is solved (it holds every block),
+    and with ``labels=True`` each level is also labelled with the block that holds it, found from its
+    eigenvector (:func:`edkit.labels.label_levels`, same conventions as the block path):
+    ``"symmetries"`` (every symmetry that holds here), ``"levels": [{"energy", "block"}]`` and
+    ``"ground_block"``. ``"block"`` is ``None`` for a level whose degenerate multiplet was not complete
+    among the computed levels (never a guessed label); to make that rare, a Lanczos run computes
+    :data:`edkit.labels.EXTRA_LEVELS` levels beyond ``nev`` and a dense run all of them, and the
+    ``nev`` lowest are reported. Above :data:`edkit.labels.LABEL_DIMENSION` states, or when no
+    symmetry holds, there are no labels and ``"labels_note"`` says why. ``vectors=True`` adds the
+    ``nev`` eigenvectors (columns) in the plain sector basis.
     """
     m = get_model(model, L, bc)
     if symmetries is not None:
         return _spectrum_blocks(m, values, N, Sz, nev, vectors, extra, symmetries)
-    eig, space = solve_sector(m, values, N, Sz, nev, vectors, extra=extra)
+    syms, n_solve, note = _label_plan(m, values, N, Sz, extra, nev) if labels else ([], nev, None)
+    eig, space = solve_sector(m, values, N, Sz, n_solve, vectors or bool(syms), extra=extra)
+    energies = eig.energies[:nev]
     out = {
         "model": m.name, "L": m.lattice.L, "bc": m.lattice.bc, "params": m.resolve(values),
         "sector": _sector_dict(m, N, Sz, extra),
-        "dimension": space.dimension, "energies": [float(e) for e in eig.energies],
-        "degeneracies": [[e, k] for e, k in eig.degeneracies], "method": eig.method,
+        "dimension": space.dimension, "energies": [float(e) for e in energies],
+        "degeneracies": [[e, k] for e, k in (eig.degeneracies if len(eig.energies) == len(energies)
+                                             else group_degenerate(energies))], "method": eig.method,
     }
+    if syms:
+        from edkit.labels import label_levels
+
+        levels = label_levels(m, values, space.sector, space, eig.energies, eig.vectors, syms, count=nev,
+                              complete=len(eig.energies) == space.dimension)
+        out.update({"symmetries": [s.label for s in syms], "levels": levels,
+                    "ground_block": levels[0]["block"] if levels else None})
+    elif note is not None:
+        out["labels_note"] = note
     if vectors:
-        out["vectors"] = eig.vectors
+        out["vectors"] = eig.vectors[:, :nev]
     return out
 
 
@@ -113,6 +210,7 @@ def ground_energy(model: Model, values: Mapping[str, object] | None, N: int,
     """Ground-state energy in a sector, or ``None`` if the sector has no states.
 
     With ``symmetries``, the minimum over every block of the symmetries that hold in this sector.
+    Without, the plain sector: dense, stored sparse or (when only that fits) matrix-free.
     """
     try:
         if symmetries is not None:
@@ -133,66 +231,164 @@ def _lowest_sz(N: int) -> float:
     return 0.0 if N % 2 == 0 else 0.5
 
 
+#: The quantities :func:`gaps` computes (``only=`` selects among them).
+GAP_NAMES = ("charge_gap", "spin_gap", "pair_binding", "neutral_gap")
+
+
+def _sector_key(model: Model, sector: Sector) -> tuple:
+    cons = frozenset((frozenset(c.modes), tuple(sorted(c.allowed))) for c in sector.constraints)
+    return sector.n_up, sector.n_dn, cons
+
+
+def _sector_images(model: Model, values: Mapping[str, object]) -> list:
+    """Maps ``key -> key`` of sectors with identical spectra, from symmetries of ``H`` (checked).
+
+    Spin inversion (``Z``) maps ``(N_up, N_dn)`` to ``(N_dn, N_up)``; particle-hole (``C``) to
+    ``(n_orb - N_up, n_orb - N_dn)``. Each is used only if :func:`edkit.symmetry.holds` confirms
+    ``U H U^-1 = H`` (constants included) and maps the model's constraints onto themselves; sector
+    constraints are mapped with the same rule as in the check.
+    """
+    from edkit.symmetry import SymmetryError, _map_constraint, holds, make_symmetry
+
+    out = []
+    n = model.n_orbitals
+    for label in ("Z", "C") if model.spinful else ("C",):
+        try:
+            sym = make_symmetry(model, label)
+        except SymmetryError:
+            continue  # e.g. particle-hole on an odd ring
+        if not holds(model, values, sym)[0]:
+            continue
+
+        def image(key, sym=sym):
+            n_up, n_dn, cons = key
+            if sym.label == "Z":
+                n_up, n_dn = n_dn, n_up
+            else:
+                n_up, n_dn = n - n_up, (n - n_dn if model.spinful else 0)
+            mapped = frozenset(_map_constraint(model, sym, _Con(tuple(m), a)) for m, a in cons)
+            return n_up, n_dn, mapped
+
+        out.append((sym.name, image))
+    return out
+
+
+@dataclass(frozen=True)
+class _Con:
+    modes: tuple
+    allowed: tuple
+
+
 def gaps(model: str | Model, values: Mapping[str, object] | None = None, *, N: int,
          Sz: float | None = None, L: int | None = None, bc: str = "open",
-         extra: Mapping[str, float] | None = None, symmetries: object = None) -> dict:
+         extra: Mapping[str, float] | None = None, symmetries: object = None,
+         only: Iterable[str] | None = None) -> dict:
     """Charge gap, spin gap, pair binding and neutral gap around ``N`` (see module docs).
 
     Sector quantities in ``extra`` (e.g. ``N_s``) are held fixed. With ``symmetries`` (``"all"``
     or labels), every energy is the minimum over all blocks of the symmetries that hold in its
     sector (spin inversion only at ``Sz = 0``, particle-hole only at half filling); a symmetry
     that does not hold for the Hamiltonian is refused.
+
+    Cost control for large clusters (each sector can take minutes):
+
+    - ``only``: compute just these of :data:`GAP_NAMES` (the others are ``None``); e.g.
+      ``only=["charge_gap"]`` needs the three sectors ``N - 2, N, N + 2`` and nothing else.
+    - Each sector is solved once. A sector that is the image of one already solved under a
+      symmetry of the Hamiltonian (spin inversion, particle-hole; checked on the terms, constants
+      included) reuses its energy: at half filling with particle-hole symmetry
+      ``E(N + 2) = E(N - 2)``. ``"sector_energies"`` lists every energy and where it came from.
+    - Sectors too large for a stored matrix take the matrix-free path (ground energy only); the
+      neutral gap then needs a second level the path does not give and is ``None`` (see
+      ``"notes"``).
     """
     if symmetries is not None:
         if isinstance(symmetries, Mapping) and any(v not in (None, "all") for v in symmetries.values()):
             raise ValueError("gaps search every block: give symmetry labels without quantum numbers")
+    wanted = set(GAP_NAMES) if only is None else set(only)
+    unknown = wanted - set(GAP_NAMES)
+    if unknown or not wanted:
+        raise ValueError(f"unknown gap name(s) {sorted(unknown)}; choose from {', '.join(GAP_NAMES)}")
     m = get_model(model, L, bc)
     sz = _lowest_sz(N + m.extra_electrons) if Sz is None else Sz
     extra = dict(extra or {})
-    m.resolve(values)
+    vals = m.resolve(values)
     m.sector(N, sz if m.spinful else None, **extra)  # refuse a bad base sector early
+    images = _sector_images(m, vals) if symmetries is None else []
+    cache: dict[tuple, float | None] = {}
+    table: list[dict] = []
+    notes: list[str] = []
+
+    def record(n, s, key, energy, source):
+        cache[key] = energy
+        row = {"N": n, "energy": energy, "source": source}
+        if m.spinful:
+            row["Sz"] = s
+        table.append(row)
+        return energy
 
     def E(n: int, s: float) -> float | None:
         try:
-            m.sector(n, s if m.spinful else None, **extra)
+            sector = m.sector(n, s if m.spinful else None, **extra)
         except SectorError:
             return None
-        return ground_energy(m, values, n, s if m.spinful else None, extra, symmetries=symmetries)
+        key = _sector_key(m, sector)
+        if key in cache:
+            return cache[key]
+        for name, image in images:
+            if image(key) in cache:
+                src = next(r for r in table if _row_key(r) == image(key))
+                return record(n, s, key, cache[image(key)],
+                              f"{name} image of N={src['N']}" + (f", Sz={src['Sz']}" if m.spinful else ""))
+        return record(n, s, key, ground_energy(m, vals, n, s if m.spinful else None, extra,
+                                               symmetries=symmetries), "solved")
+
+    def _row_key(row):
+        sector = m.sector(row["N"], row.get("Sz") if m.spinful else None, **extra)
+        return _sector_key(m, sector)
 
     def lsz(n: int) -> float:
         return _lowest_sz(n + m.extra_electrons)
 
-    e0 = E(N, sz)
-    ep2, em2, ep1 = E(N + 2, lsz(N + 2)), E(N - 2, lsz(N - 2)), E(N + 1, lsz(N + 1))
-
     def combo(*parts):
         return None if any(p is None for p, _ in parts) else float(sum(k * p for p, k in parts))
 
-    if symmetries is not None:
-        from edkit.blocks import block_spectrum, select_symmetries
+    neutral = None
+    base = m.sector(N, sz if m.spinful else None, **extra)
+    if "neutral_gap" in wanted:
+        if symmetries is not None:
+            from edkit.blocks import block_spectrum, select_symmetries
 
-        vals = m.resolve(values)
-        base = m.sector(N, sz if m.spinful else None, **extra)
-        low = block_spectrum(m, vals, base, select_symmetries(m, vals, base, symmetries, per_sector=True),
-                             nev=2)["energies"]
-    else:
-        eig, _ = solve_sector(m, values, N, sz if m.spinful else None, 2, extra=extra)
-        low = list(eig.energies)
-    neutral = float(low[1] - low[0]) if len(low) > 1 else None
-    spin_gap = None
-    if m.spinful and (N + m.extra_electrons) % 2 == 0:
-        e_s1 = E(N, 1.0)
-        e_s0 = E(N, 0.0)
-        spin_gap = combo((e_s1, 1), (e_s0, -1))
-    return {
-        "model": m.name, "L": m.lattice.L, "bc": m.lattice.bc, "params": m.resolve(values),
+            low = block_spectrum(m, vals, base, select_symmetries(m, vals, base, symmetries, per_sector=True),
+                                 nev=2)["energies"]
+        elif plan(m, base).path == "matrix-free":
+            low = [E(N, sz)]
+            notes.append("neutral_gap: the base sector is solved matrix-free (ground energy only)")
+        else:
+            eig, _ = solve_sector(m, vals, N, sz if m.spinful else None, 2, extra=extra)
+            low = list(eig.energies)
+        if low and _sector_key(m, base) not in cache:
+            record(N, sz, _sector_key(m, base), float(low[0]), "solved")
+        neutral = float(low[1] - low[0]) if len(low) > 1 else None
+    e0 = E(N, sz)
+    out = {name: None for name in GAP_NAMES}
+    if "charge_gap" in wanted:
+        out["charge_gap"] = combo((E(N + 2, lsz(N + 2)), 1), (E(N - 2, lsz(N - 2)), 1), (e0, -2))
+    if "pair_binding" in wanted:
+        out["pair_binding"] = combo((E(N + 2, lsz(N + 2)), 1), (e0, 1), (E(N + 1, lsz(N + 1)), -2))
+    if "spin_gap" in wanted and m.spinful and (N + m.extra_electrons) % 2 == 0:
+        out["spin_gap"] = combo((E(N, 1.0), 1), (E(N, 0.0), -1))
+    out["neutral_gap"] = neutral
+    result = {
+        "model": m.name, "L": m.lattice.L, "bc": m.lattice.bc, "params": vals,
         "sector": _sector_dict(m, N, sz, extra),
         "energy": e0,
-        "charge_gap": combo((ep2, 1), (em2, 1), (e0, -2)),
-        "spin_gap": spin_gap,
-        "pair_binding": combo((ep2, 1), (e0, 1), (ep1, -2)),
-        "neutral_gap": neutral,
+        **out,
+        "sector_energies": table,
     }
+    if notes:
+        result["notes"] = notes
+    return result
 
 
 def expectation(space, terms: ops.Terms, states: np.ndarray) -> float:

@@ -20,6 +20,9 @@ class InputError(ValueError):
     """Bad command-line input."""
 
 
+#: Names accepted by ``edkit gaps --only`` (the keys of its output).
+GAP_CHOICES = ("charge_gap", "spin_gap", "pair_binding", "neutral_gap")
+
 def _pairs(items: Sequence[str] | None, what: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in items or []:
@@ -116,11 +119,17 @@ def cmd_spectrum(args) -> int:
     text = [f"{data['model']} L={data['L']} {data['bc']} {data['params']}",
             f"sector {data['sector']}, dimension {data['dimension']:,} ({data['method']})"]
     if "levels" in data:
-        text += [f"  E[{k}] = {lv['energy']:.12f}  block {_block_text(lv['block'])}"
+        if data["method"] != "blocks":
+            text.append(f"block labels from the eigenvectors (symmetries {''.join(data['symmetries'])}):")
+        unresolved = "unresolved (multiplet not complete among the computed levels)"
+        text += [f"  E[{k}] = {lv['energy']:.12f}  block "
+                 + (unresolved if lv["block"] is None else _block_text(lv["block"]))
                  for k, lv in enumerate(data["levels"])]
     else:
         text += [f"  E[{k}] = {e:.12f}" for k, e in enumerate(data["energies"])]
     text.append("degeneracies: " + ", ".join(f"{e:.10f} x{k}" for e, k in data["degeneracies"]))
+    if "labels_note" in data:
+        text.append(data["labels_note"])
     _emit(args, data, "\n".join(text))
     return 0
 
@@ -130,12 +139,19 @@ def cmd_gaps(args) -> int:
 
     model, params = _model(args)
     N, Sz, extra = _sector(args, model)
-    data = gaps(model, params, N=N, Sz=Sz, extra=extra, symmetries=_symmetries(args, allow_values=False))
+    data = gaps(model, params, N=N, Sz=Sz, extra=extra, symmetries=_symmetries(args, allow_values=False),
+                only=args.only)
     text = [f"{data['model']} L={data['L']} {data['bc']} {data['params']} sector {data['sector']}",
             f"  E0 = {data['energy']:.12f}"]
-    for key in ("charge_gap", "spin_gap", "pair_binding", "neutral_gap"):
+    for key in GAP_CHOICES:
         v = data[key]
-        text.append(f"  {key:13s} = {'undefined' if v is None else f'{v:.12f}'}")
+        shown = "not computed" if args.only and key not in args.only else "undefined"
+        text.append(f"  {key:13s} = {shown if v is None else f'{v:.12f}'}")
+    for row in data.get("sector_energies", []):
+        where = ", ".join(f"{k}={row[k]}" for k in ("N", "Sz") if k in row)
+        e = "no states" if row["energy"] is None else f"{row['energy']:.12f}"
+        text.append(f"  E({where}) = {e}  ({row['source']})")
+    text += [f"  note: {n}" for n in data.get("notes", [])]
     _emit(args, data, "\n".join(text))
     return 0
 
@@ -340,6 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("gaps", help="charge gap, spin gap, pair binding, neutral gap")
     common(s)
     symmetry_flags(s)
+    s.add_argument("--only", action="append", choices=GAP_CHOICES, metavar="GAP",
+                   help="compute only this gap (repeatable; " + ", ".join(GAP_CHOICES)
+                   + "): fewer sectors to solve on large clusters")
     s.set_defaults(func=cmd_gaps)
     s = sub.add_parser("plan", help="dimension, non-zeros, memory and path before building")
     common(s)

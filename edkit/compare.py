@@ -308,13 +308,14 @@ def _ed_values(p: _Plan) -> dict[str, float | None]:
     levels = [int(_LEVEL.match(q).group(1)) for q in qs if _LEVEL.match(q)]
     nev = max(levels) + 1 if levels else 1
     if levels or "energy" in qs:
-        sp = api.spectrum(m, vals, N=N, Sz=Sz, nev=nev, extra=extra)
+        sp = api.spectrum(m, vals, N=N, Sz=Sz, nev=nev, extra=extra, labels=False)
         out["energy"] = sp["energies"][0]
         for k in levels:
             out[f"E{k}"] = sp["energies"][k] if k < len(sp["energies"]) else None
     if any(q in GAP_KEYS for q in qs):
-        g = api.gaps(m, vals, N=N, Sz=Sz, extra=extra)
-        out.update({k: g[k] for k in GAP_KEYS})
+        wanted = [k for k in GAP_KEYS if k in qs]
+        g = api.gaps(m, vals, N=N, Sz=Sz, extra=extra, only=wanted)  # only the sectors they need
+        out.update({k: g[k] for k in wanted})
     refs: dict[int, set[str]] = {}
     for q in qs:
         c = _CORR.match(q)

@@ -195,7 +195,8 @@ def plan(model: Model, sector: Sector, n_vectors: int = 40, symmetries: Sequence
     fits in the available memory; otherwise ``matrix-free`` when :mod:`edkit.matfree` applies (no
     constraints, no blocks, <= 24 orbitals) and its four vectors fit (``bytes_matrix_free``; measured
     1.0-1.5x the stored matvec time, ground energy by three-vector Lanczos), else ``too-large``.
-    The high-level API takes the dense and sparse paths; the matrix-free one is called directly.
+    The high-level API (:mod:`edkit.api`) takes the matrix-free path by itself for ground energies
+    (``nev=1``, no eigenvectors) and refuses other requests there with these numbers.
     """
     n = model.n_orbitals
     if model.spinful:
@@ -295,14 +296,17 @@ def memory_limit(available: int, fraction: float = 0.8) -> int:
     return int(os.environ.get("EDKIT_MEMORY_LIMIT", 0)) or int(available * fraction)
 
 
-def check_fits(model: Model, sector: Sector, fraction: float = 0.8, symmetries: Sequence = ()) -> Plan:
+def check_fits(model: Model, sector: Sector, fraction: float = 0.8, symmetries: Sequence = (),
+               allow_matrix_free: bool = False) -> Plan:
     """Raise :class:`TooLargeError` if the estimate exceeds ``fraction`` of available memory.
 
-    With ``symmetries`` the estimate is per block (blocks are built one at a time).
+    With ``symmetries`` the estimate is per block (blocks are built one at a time). With
+    ``allow_matrix_free`` a sector whose stored matrix does not fit but whose matrix-free Lanczos
+    does is accepted: the returned plan then has ``path == "matrix-free"``.
     """
     p = plan(model, sector, symmetries=symmetries)
     limit = memory_limit(p.available, fraction)
-    if p.bytes > limit:
+    if p.bytes > limit and not (allow_matrix_free and p.path == "matrix-free"):
         hint = ""
         if not symmetries:
             hint = ("; lattice symmetries (translation, reflection, spin inversion) divide the "

@@ -57,6 +57,46 @@ def group_degenerate(energies: np.ndarray, tol: float = 1e-8) -> list[tuple[floa
     return out
 
 
+def _complete_multiplets(matrix, w: np.ndarray, v: np.ndarray, nev: int, start, tol: float,
+                         maxiter: int | None, rounds: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Add levels that ARPACK missed below the highest one returned (degenerate partners).
+
+    A Krylov space grown from one vector holds one direction of each degenerate eigenspace; the
+    partners only enter through rounding errors, and ARPACK at ``tol=1e-12`` often converges first
+    (measured: Hubbard L=6, N=4 returned ``E_1`` once instead of twice). Check: shift the found
+    eigenvectors up, ``H' = H + sigma V V^dagger`` with ``sigma`` above the spread of the found
+    levels, and compute the lowest levels of ``H'``. Any level of ``H'`` at or below the highest
+    found level is a missed one; add it (Rayleigh-Ritz on all vectors) and repeat. When the lowest
+    level of ``H'`` lies above, no level below the highest found one is missing.
+    """
+    order = np.argsort(w)
+    w, v = w[order], v[:, order]
+    dim = matrix.shape[0]
+    for _ in range(rounds):
+        top = float(w[nev - 1])
+        k = min(nev, dim - v.shape[1] - 1)
+        if k < 1:
+            break
+        sigma = top - float(w[0]) + 1.0 + abs(top)
+        basis = v
+
+        def shifted(x, basis=basis, sigma=sigma):
+            return matrix @ x + sigma * (basis @ (basis.conj().T @ x))
+
+        op = sla.LinearOperator(matrix.shape, matvec=shifted, dtype=np.result_type(matrix.dtype, v.dtype))
+        w2, v2 = sla.eigsh(op, k=k, which="SA", v0=start(), ncv=min(dim, max(2 * k + 1, 40)), tol=tol,
+                           maxiter=maxiter)
+        missed = w2 <= top + 1e-9 * (1 + abs(top))
+        if not missed.any():
+            break
+        q, _ = np.linalg.qr(np.hstack([v, v2[:, missed]]))
+        hq = matrix @ q
+        small = q.conj().T @ hq
+        w, y = np.linalg.eigh((small + small.conj().T) / 2)
+        v = q @ y
+    return w[:nev], v[:, :nev]
+
+
 def lowest(matrix: sp.spmatrix, nev: int = 1, *, vectors: bool = False, seed: int = 0,
            dense_limit: int = DENSE_LIMIT, tol: float = 1e-12, maxiter: int | None = None) -> Eigen:
     """The ``nev`` lowest levels; see :func:`_lowest` (run with single-threaded OpenBLAS)."""
@@ -98,12 +138,18 @@ def _lowest(matrix: sp.spmatrix, nev: int = 1, *, vectors: bool = False, seed: i
             w, v = np.linalg.eigvalsh(dense)[:nev], None
         return Eigen(w, v, "dense", group_degenerate(w))
     rng = np.random.default_rng(seed)
-    v0 = rng.standard_normal(dim)
-    if np.iscomplexobj(matrix.data if sp.issparse(matrix) else matrix):
-        v0 = v0 + 1j * rng.standard_normal(dim)
+    is_complex = np.iscomplexobj(matrix.data if sp.issparse(matrix) else matrix)
+
+    def start() -> np.ndarray:
+        v0 = rng.standard_normal(dim)
+        return v0 + 1j * rng.standard_normal(dim) if is_complex else v0
+
+    v0 = start()
     ncv = min(dim, max(2 * nev + 1, 40))
     try:
         w, v = sla.eigsh(matrix, k=nev, which="SA", v0=v0, ncv=ncv, tol=tol, maxiter=maxiter)
+        if nev > 1:
+            w, v = _complete_multiplets(matrix, w, v, nev, start, tol, maxiter)
     except sla.ArpackNoConvergence as err:
         done = 0 if err.eigenvalues is None else len(err.eigenvalues)
         # residual of the best unconverged Ritz pair: one more short run from the last guess
