@@ -131,7 +131,7 @@ def main() -> None:
     p.add_argument("--no-matvec", action="store_true",
                    help="skip timing one matrix-free matvec per sector (~40 s, 5.3 GB)")
     p.add_argument("--matrix-free-gap", type=int, metavar="RUNGS",
-                   help="run the charge gap matrix-free at RUNGS rungs (8: ~20-25 min, ~5 GB)")
+                   help="the charge gap at RUNGS rungs through edkit.api.gaps (8: ~10 min, ~4 GB)")
     p.add_argument("--out", help="also write the JSON here")
     args = p.parse_args()
     plans = sector_plans()

@@ -18,6 +18,7 @@ A gap is ``None`` where a sector it needs has no states.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -25,7 +26,7 @@ import numpy as np
 
 from edkit.backend_quspin import make_space, operator_matrix
 from edkit.core import operators as ops
-from edkit.core.model import Model, Sector, SectorError
+from edkit.core.model import Model, ModelError, Sector, SectorError
 from edkit.core.modes import DN, UP
 from edkit.models import build_model
 from edkit.planning import Plan, TooLargeError, check_fits, plan
@@ -66,34 +67,77 @@ def _matrix_free_ground(model: Model, vals: Mapping[str, object], sector: Sector
     return Eigen(np.array([res["energy"]]), None, "matrix-free", [])
 
 
+#: Ground energies (``nev=1``, no eigenvectors) of sectors at least this large take the matrix-free
+#: path by default even when the stored matrix fits: no matrix is built, and on the 2-core machine
+#: the whole solve is several times faster (``benchmarks/results/matvec.json``: Hubbard L=12,
+#: 853,776 states, 1.5 s against 7.6 s for ARPACK on the stored matrix plus its build).
+MATRIX_FREE_DIMENSION = 100_000
+
+#: Accepted values of the ``method`` argument.
+METHODS = ("auto", "stored", "matrix-free")
+
+
+def _matrix_free_possible(model: Model, sector: Sector, p: Plan) -> bool:
+    from edkit.matfree import MAX_ORBITALS
+    from edkit.planning import memory_limit
+
+    return (not model.constraints and not sector.constraints and model.n_orbitals <= MAX_ORBITALS
+            and p.matrix_free_bytes <= memory_limit(p.available))
+
+
 def solve_sector(model: Model, values: Mapping[str, object] | None, N: int,
                  Sz: float | None = None, nev: int = 1, vectors: bool = False,
-                 seed: int = 0, extra: Mapping[str, float] | None = None) -> tuple[Eigen, object]:
+                 seed: int = 0, extra: Mapping[str, float] | None = None,
+                 method: str = "auto") -> tuple[Eigen, object]:
     """Lowest ``nev`` levels of ``model`` in sector ``(N, Sz)``; also returns the sector space.
 
-    Paths (:func:`edkit.planning.plan`): dense or stored sparse matrix when it fits in memory;
-    otherwise, for ``nev=1`` without eigenvectors on an unconstrained model, the **matrix-free**
-    ground energy (:mod:`edkit.matfree`, three-vector Lanczos, progress on stderr): ``method`` is
-    ``"matrix-free"``, ``degeneracies`` is empty (the multiplicity is not determined) and the
-    returned space is a :class:`MatrixFreeSpace` (dimension only).
+    Paths (:func:`edkit.planning.plan`): dense up to 2000 states; a stored sparse matrix (QuSpin)
+    with ARPACK; or the **matrix-free** ground energy (:mod:`edkit.matfree`, three-vector Lanczos,
+    progress on stderr), for ``nev=1`` without eigenvectors on a model without occupation
+    constraints. On the matrix-free path ``method`` is ``"matrix-free"``, ``degeneracies`` is empty
+    (the multiplicity is not determined) and the returned space is a :class:`MatrixFreeSpace`
+    (dimension only).
+
+    ``method``: ``"auto"`` (default) takes the matrix-free path for ground energies of sectors of
+    at least :data:`MATRIX_FREE_DIMENSION` states, or when the stored matrix does not fit;
+    ``"stored"`` always stores the matrix (refused if it does not fit); ``"matrix-free"`` always
+    goes matrix-free (refused where it does not apply).
 
     Raises
     ------
-    SectorError, ParameterError, TooLargeError
+    SectorError, ParameterError, TooLargeError, ValueError
         Before any large allocation (``TooLargeError`` with the estimate, also when only the
         matrix-free path fits but more than the ground energy was asked for).
     """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     vals = model.resolve(values)  # validates names and numbers first
     sector = model.sector(N, Sz, **dict(extra or {}))
-    p = check_fits(model, sector, allow_matrix_free=True)
-    if p.path == "matrix-free":
-        if nev > 1 or vectors:
-            raise TooLargeError(
-                f"{model.name} L={model.lattice.L} sector (N_up={sector.n_up}, N_dn={sector.n_dn}): "
-                f"the stored matrix does not fit ({p.describe()}); the matrix-free path "
-                f"(~{p.matrix_free_bytes / 2**30:.1f} GiB) gives the ground energy only: ask for "
-                f"nev=1 without eigenvectors (asked nev={nev}, vectors={vectors})")
-        return _matrix_free_ground(model, vals, sector, p), MatrixFreeSpace(p.dimension, p)
+    ground_only = nev == 1 and not vectors
+    if method == "stored":
+        p = check_fits(model, sector)
+    else:
+        p = check_fits(model, sector, allow_matrix_free=True)
+    possible = _matrix_free_possible(model, sector, p)
+    if method == "matrix-free" and not possible:
+        raise ValueError(f"{model.name}: the matrix-free path needs a model without occupation "
+                         "constraints, at most 24 orbitals, and its vectors in memory "
+                         f"(~{p.matrix_free_bytes / 2**30:.1f} GiB)")
+    forced = p.path == "matrix-free" or method == "matrix-free"  # nothing else fits / asked for
+    preferred = method == "auto" and p.path == "sparse" and p.dimension >= MATRIX_FREE_DIMENSION
+    if forced and not ground_only:
+        why = f"the stored matrix does not fit ({p.describe()}); " if p.path == "matrix-free" else ""
+        raise TooLargeError(
+            f"{model.name} L={model.lattice.L} sector (N_up={sector.n_up}, N_dn={sector.n_dn}): {why}"
+            f"the matrix-free path (~{p.matrix_free_bytes / 2**30:.1f} GiB) gives the ground energy "
+            f"only: ask for nev=1 without eigenvectors (asked nev={nev}, vectors={vectors})")
+    free = forced or (preferred and possible and ground_only)
+    if free:
+        try:
+            return _matrix_free_ground(model, vals, sector, p), MatrixFreeSpace(p.dimension, p)
+        except ModelError:  # a term the kernel cannot apply: the stored path when it fits
+            if forced:
+                raise
     terms = model.numeric_terms(vals)
     space = make_space(model, sector)
     H = operator_matrix(space, terms)
@@ -140,7 +184,7 @@ def _label_plan(m: Model, values: Mapping[str, object] | None, N: int, Sz: float
 def spectrum(model: str | Model, values: Mapping[str, object] | None = None, *, N: int,
              Sz: float | None = None, nev: int = 1, L: int | None = None, bc: str = "open",
              vectors: bool = False, extra: Mapping[str, float] | None = None,
-             symmetries: object = None, labels: bool = True) -> dict:
+             symmetries: object = None, labels: bool = True, method: str = "auto") -> dict:
     """Lowest levels as ``{"model", "L", "bc", "params", "sector", "dimension", "energies", ...}``.
 
     ``extra`` holds values of sector quantities beyond ``N`` and ``Sz`` (e.g. ``N_s``).
@@ -159,12 +203,17 @@ def spectrum(model: str | Model, values: Mapping[str, object] | None = None, *, 
     ``nev`` lowest are reported. Above :data:`edkit.labels.LABEL_DIMENSION` states, or when no
     symmetry holds, there are no labels and ``"labels_note"`` says why. ``vectors=True`` adds the
     ``nev`` eigenvectors (columns) in the plain sector basis.
+
+    ``method`` (``"auto"``, ``"stored"``, ``"matrix-free"``): see :func:`solve_sector`. With
+    ``nev=1`` on a sector of at least :data:`MATRIX_FREE_DIMENSION` states (above the labelling
+    limit) ``"auto"`` gives the matrix-free ground energy.
     """
     m = get_model(model, L, bc)
     if symmetries is not None:
         return _spectrum_blocks(m, values, N, Sz, nev, vectors, extra, symmetries)
-    syms, n_solve, note = _label_plan(m, values, N, Sz, extra, nev) if labels else ([], nev, None)
-    eig, space = solve_sector(m, values, N, Sz, n_solve, vectors or bool(syms), extra=extra)
+    labelled = labels and method != "matrix-free"
+    syms, n_solve, note = _label_plan(m, values, N, Sz, extra, nev) if labelled else ([], nev, None)
+    eig, space = solve_sector(m, values, N, Sz, n_solve, vectors or bool(syms), extra=extra, method=method)
     energies = eig.energies[:nev]
     out = {
         "model": m.name, "L": m.lattice.L, "bc": m.lattice.bc, "params": m.resolve(values),
@@ -206,7 +255,7 @@ def _spectrum_blocks(m: Model, values, N, Sz, nev, vectors, extra, symmetries) -
 
 def ground_energy(model: Model, values: Mapping[str, object] | None, N: int,
                   Sz: float | None = None, extra: Mapping[str, float] | None = None,
-                  symmetries: object = None) -> float | None:
+                  symmetries: object = None, method: str = "auto") -> float | None:
     """Ground-state energy in a sector, or ``None`` if the sector has no states.
 
     With ``symmetries``, the minimum over every block of the symmetries that hold in this sector.
@@ -221,7 +270,7 @@ def ground_energy(model: Model, values: Mapping[str, object] | None, N: int,
             sel = select_symmetries(model, vals, sector, symmetries, per_sector=True)
             res = block_spectrum(model, vals, sector, sel, nev=1)
             return res["energies"][0] if res["energies"] else None
-        eig, _ = solve_sector(model, values, N, Sz, 1, extra=extra)
+        eig, _ = solve_sector(model, values, N, Sz, 1, extra=extra, method=method)
     except SectorError:
         return None
     return float(eig.energies[0])
@@ -282,7 +331,7 @@ class _Con:
 def gaps(model: str | Model, values: Mapping[str, object] | None = None, *, N: int,
          Sz: float | None = None, L: int | None = None, bc: str = "open",
          extra: Mapping[str, float] | None = None, symmetries: object = None,
-         only: Iterable[str] | None = None) -> dict:
+         only: Iterable[str] | None = None, method: str = "auto") -> dict:
     """Charge gap, spin gap, pair binding and neutral gap around ``N`` (see module docs).
 
     Sector quantities in ``extra`` (e.g. ``N_s``) are held fixed. With ``symmetries`` (``"all"``
@@ -297,10 +346,13 @@ def gaps(model: str | Model, values: Mapping[str, object] | None = None, *, N: i
     - Each sector is solved once. A sector that is the image of one already solved under a
       symmetry of the Hamiltonian (spin inversion, particle-hole; checked on the terms, constants
       included) reuses its energy: at half filling with particle-hole symmetry
-      ``E(N + 2) = E(N - 2)``. ``"sector_energies"`` lists every energy and where it came from.
+      ``E(N + 2) = E(N - 2)``. ``"sector_energies"`` lists every energy, where it came from and
+      the seconds it took.
     - Sectors too large for a stored matrix take the matrix-free path (ground energy only); the
       neutral gap then needs a second level the path does not give and is ``None`` (see
-      ``"notes"``).
+      ``"notes"``). Ground energies of sectors of at least :data:`MATRIX_FREE_DIMENSION` states go
+      matrix-free by default too (``method``: see :func:`solve_sector`); the neutral gap's base
+      sector then still uses the stored matrix when it fits.
     """
     if symmetries is not None:
         if isinstance(symmetries, Mapping) and any(v not in (None, "all") for v in symmetries.values()):
@@ -319,9 +371,9 @@ def gaps(model: str | Model, values: Mapping[str, object] | None = None, *, N: i
     table: list[dict] = []
     notes: list[str] = []
 
-    def record(n, s, key, energy, source):
+    def record(n, s, key, energy, source, seconds=0.0):
         cache[key] = energy
-        row = {"N": n, "energy": energy, "source": source}
+        row = {"N": n, "energy": energy, "source": source, "seconds": round(seconds, 3)}
         if m.spinful:
             row["Sz"] = s
         table.append(row)
@@ -340,8 +392,9 @@ def gaps(model: str | Model, values: Mapping[str, object] | None = None, *, N: i
                 src = next(r for r in table if _row_key(r) == image(key))
                 return record(n, s, key, cache[image(key)],
                               f"{name} image of N={src['N']}" + (f", Sz={src['Sz']}" if m.spinful else ""))
-        return record(n, s, key, ground_energy(m, vals, n, s if m.spinful else None, extra,
-                                               symmetries=symmetries), "solved")
+        start = time.perf_counter()
+        e = ground_energy(m, vals, n, s if m.spinful else None, extra, symmetries=symmetries, method=method)
+        return record(n, s, key, e, "solved", time.perf_counter() - start)
 
     def _row_key(row):
         sector = m.sector(row["N"], row.get("Sz") if m.spinful else None, **extra)
@@ -356,19 +409,20 @@ def gaps(model: str | Model, values: Mapping[str, object] | None = None, *, N: i
     neutral = None
     base = m.sector(N, sz if m.spinful else None, **extra)
     if "neutral_gap" in wanted:
+        start = time.perf_counter()
         if symmetries is not None:
             from edkit.blocks import block_spectrum, select_symmetries
 
             low = block_spectrum(m, vals, base, select_symmetries(m, vals, base, symmetries, per_sector=True),
                                  nev=2)["energies"]
-        elif plan(m, base).path == "matrix-free":
+        elif plan(m, base).path == "matrix-free" or method == "matrix-free":
             low = [E(N, sz)]
             notes.append("neutral_gap: the base sector is solved matrix-free (ground energy only)")
         else:
-            eig, _ = solve_sector(m, vals, N, sz if m.spinful else None, 2, extra=extra)
+            eig, _ = solve_sector(m, vals, N, sz if m.spinful else None, 2, extra=extra, method=method)
             low = list(eig.energies)
         if low and _sector_key(m, base) not in cache:
-            record(N, sz, _sector_key(m, base), float(low[0]), "solved")
+            record(N, sz, _sector_key(m, base), float(low[0]), "solved", time.perf_counter() - start)
         neutral = float(low[1] - low[0]) if len(low) > 1 else None
     e0 = E(N, sz)
     out = {name: None for name in GAP_NAMES}

@@ -115,7 +115,8 @@ def cmd_spectrum(args) -> int:
 
     model, params = _model(args)
     N, Sz, extra = _sector(args, model)
-    data = spectrum(model, params, N=N, Sz=Sz, nev=args.nev, extra=extra, symmetries=_symmetries(args))
+    data = spectrum(model, params, N=N, Sz=Sz, nev=args.nev, extra=extra, symmetries=_symmetries(args),
+                    method=args.method)
     text = [f"{data['model']} L={data['L']} {data['bc']} {data['params']}",
             f"sector {data['sector']}, dimension {data['dimension']:,} ({data['method']})"]
     if "levels" in data:
@@ -140,7 +141,7 @@ def cmd_gaps(args) -> int:
     model, params = _model(args)
     N, Sz, extra = _sector(args, model)
     data = gaps(model, params, N=N, Sz=Sz, extra=extra, symmetries=_symmetries(args, allow_values=False),
-                only=args.only)
+                only=args.only, method=args.method)
     text = [f"{data['model']} L={data['L']} {data['bc']} {data['params']} sector {data['sector']}",
             f"  E0 = {data['energy']:.12f}"]
     for key in GAP_CHOICES:
@@ -304,8 +305,9 @@ def cmd_plan(args) -> int:
              f"Lanczos vectors {p.vector_bytes / gib:.2f} GiB",
              f"  peak              {p.bytes / gib:.2f} GiB of {memory_limit(p.available) / gib:.1f} GiB "
              f"allowed ({p.available / gib:.1f} GiB available)",
-             f"  matrix-free       {p.matrix_free_bytes / gib:.2f} GiB (edkit.matfree: four vectors; "
-             "ground energy by plain Lanczos; no constraints or blocks)",
+             f"  matrix-free       {p.matrix_free_bytes / gib:.2f} GiB, ~{p.matrix_free_seconds:.0f} s "
+             "(edkit.matfree: ground energy by three-vector Lanczos; spectrum/gaps take it for "
+             ">= 100,000 states or when the stored matrix does not fit; no constraints or blocks)",
              f"  time (rough)      build ~{p.build_seconds:.0f} s, Lanczos ~{p.solve_seconds:.0f} s"
              + (f" per block; {p.n_blocks_solved} of {p.n_blocks} blocks solved (k, -k paired): "
                 f"~{p.n_blocks_solved * (p.build_seconds + p.solve_seconds):.0f} s" if syms else ""),
@@ -340,6 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("models", help="list models, parameters, defaults and sectors")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_models)
+    def method_flag(sp):
+        sp.add_argument("--method", choices=("auto", "stored", "matrix-free"), default="auto",
+                        help="auto (default): ground energies of sectors >= 100,000 states, or too large "
+                             "to store, matrix-free; stored: always build the sparse matrix; "
+                             "matrix-free: always (ground energy only)")
+
     def symmetry_flags(sp):
         sp.add_argument("--symmetry", action="append", metavar="LABEL[=VALUE]",
                         help="lattice symmetry block: k (momentum 2 pi m/L, k=m), P (reflection), "
@@ -352,10 +360,12 @@ def build_parser() -> argparse.ArgumentParser:
     common(s)
     s.add_argument("--nev", type=int, default=1, help="number of levels (default 1)")
     symmetry_flags(s)
+    method_flag(s)
     s.set_defaults(func=cmd_spectrum)
     s = sub.add_parser("gaps", help="charge gap, spin gap, pair binding, neutral gap")
     common(s)
     symmetry_flags(s)
+    method_flag(s)
     s.add_argument("--only", action="append", choices=GAP_CHOICES, metavar="GAP",
                    help="compute only this gap (repeatable; " + ", ".join(GAP_CHOICES)
                    + "): fewer sectors to solve on large clusters")

@@ -11,9 +11,16 @@ A vector of the sector is a ``D_up x D_dn`` array ``X[u, d]``. The Hamiltonian's
 - ``T_up``: one-body words within spin up (``c+_a c_b``, both up); they act on the row index only,
   ``Y += T_up X`` (a sparse ``D_up x D_up`` matrix times contiguous rows, vectorized);
 - ``T_dn``: one-body words within spin down, ``Y += X T_dn^T`` (gathers inside one row);
-- diagonal words (products of densities): split into pure-up, pure-down and mixed (e.g.
-  :math:`U n_\\uparrow n_\\downarrow`) parts, ``Y += (D_up + D_dn + mixed) * X``;
+- diagonal words (products of densities): split into pure-up, pure-down and mixed parts,
+  ``Y += (D_up + D_dn + mixed) * X``; on-site words :math:`U n_{o\\uparrow} n_{o\\downarrow}` with
+  equal coefficients share one orbital mask and cost one popcount per element;
 - any other word (pair hopping, spin flips): applied factor by factor per element (slow path).
+
+Rows are processed in groups of :data:`ROWS` (4) in parallel (numba ``prange``): the spin-down
+gathers of four rows share their index loads (2x faster at 8 rungs), and every row of ``Y`` is
+written by one task only. The kernel also returns ``<X, Y>`` row by row, which
+:func:`lanczos_ground_energy` uses so that one Lanczos step is one matvec plus one fused update pass
+(at 8 rungs, 165.6M states: 1.0 s per matvec on 2 cores, down from 2.0 s; 2.9 s -> ~1.2 s per step).
 
 Both Jordan-Wigner signs of a one-body word within one spin depend only on that spin's
 configuration (all spin-up modes precede all spin-down modes), which is what makes the split exact.
@@ -414,7 +421,7 @@ def lanczos_ground_energy(op: sla.LinearOperator, *, residual: float = 1e-8,
             y = op @ x
             out[:] = y
             return out, complex(np.vdot(x, y))
-    W = np.random.default_rng(seed).standard_normal(n).astype(dtype)
+    W = np.random.default_rng(seed).standard_normal(n).astype(dtype, copy=False)
     s = 1.0 / float(np.linalg.norm(W))  # v = s * W
     Wp = np.zeros_like(W)               # v_prev = sp * Wp
     sp = 0.0

@@ -49,6 +49,7 @@ class Plan:
     solve_seconds: float = 0.0
     n_blocks: int = 1
     n_blocks_solved: int = 1
+    matrix_free_seconds: float = 0.0
 
     def describe(self) -> str:
         """One line with the numbers."""
@@ -71,10 +72,14 @@ class Plan:
             "path": self.path, "build_seconds_rough": round(self.build_seconds, 1),
             "lanczos_seconds_rough": round(self.solve_seconds, 1), "blocks": self.n_blocks,
             "blocks_solved": self.n_blocks_solved,
+            "matrix_free_seconds_rough": round(self.matrix_free_seconds, 1),
             "all_blocks_seconds_rough": round(self.n_blocks_solved * (self.build_seconds
                                                                       + self.solve_seconds), 1),
         }
 
+
+#: Lanczos steps assumed by the rough matrix-free time (measured: 90-290 steps from 0.85M to 166M states).
+MATRIX_FREE_STEPS = 300
 
 def available_memory() -> int:
     """Available memory in bytes (``MemAvailable``; 8 GiB if unknown)."""
@@ -194,9 +199,11 @@ def plan(model: Model, sector: Sector, n_vectors: int = 40, symmetries: Sequence
     Paths: ``dense`` up to ``dense_limit`` states, ``sparse`` (stored matrix, Lanczos) when the peak
     fits in the available memory; otherwise ``matrix-free`` when :mod:`edkit.matfree` applies (no
     constraints, no blocks, <= 24 orbitals) and its four vectors fit (``bytes_matrix_free``; measured
-    1.0-1.5x the stored matvec time, ground energy by three-vector Lanczos), else ``too-large``.
+    0.3-0.6x the stored matvec time, ground energy by three-vector Lanczos), else ``too-large``.
     The high-level API (:mod:`edkit.api`) takes the matrix-free path by itself for ground energies
-    (``nev=1``, no eigenvectors) and refuses other requests there with these numbers.
+    (``nev=1``, no eigenvectors) on the ``matrix-free`` path, and by default also on ``sparse``
+    sectors of at least ``edkit.api.MATRIX_FREE_DIMENSION`` states; it refuses other requests on
+    the ``matrix-free`` path with these numbers.
     """
     n = model.n_orbitals
     if model.spinful:
@@ -250,11 +257,16 @@ def plan(model: Model, sector: Sector, n_vectors: int = 40, symmetries: Sequence
     seconds = block_nnz * 3e-7 * max(5 / 3, order)
     solve = 0.0 if block_dim <= dense_limit else block_nnz * 1.3e-6
     n_blocks, n_solved = _count_blocks(symmetries)
+    # matrix-free ground energy (2 numba threads): ~300 Lanczos steps of ~7 ns per state for the
+    # Hubbard-like words (8-rung bilayer: 290 steps of 1.2 s at 165.6M states); words outside the
+    # one-body/density classes take a slower path
+    free_seconds = MATRIX_FREE_STEPS * dim * 7e-9
     return Plan(block_dim, built, block_nnz, int(peak), avail, sector_dimension=dim,
                 symmetry_reduction=order, complex_values=is_complex, matrix_bytes=int(matrix),
                 vector_bytes=int(vectors), build_bytes=build, basis_bytes=basis,
                 matrix_free_bytes=int(free), path=path, build_seconds=seconds,
                 solve_seconds=solve, n_blocks=n_blocks, n_blocks_solved=n_solved,
+                matrix_free_seconds=free_seconds,
                 symmetries=tuple(labels))
 
 

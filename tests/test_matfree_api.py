@@ -162,3 +162,46 @@ def test_energy_stopping_rule_is_accurate():
     assert out["energy"] == pytest.approx(lieb_wu_ground_state(8, 4, 4, 4.0), abs=1e-9)
     strict = lanczos_ground_energy(op, energy_tol=None, residual=1e-10)
     assert strict["criterion"] == "residual" and strict["iterations"] >= out["iterations"]
+
+
+def test_auto_prefers_matrix_free_ground_energy_for_large_sectors(monkeypatch):
+    import edkit.api as api
+
+    monkeypatch.setattr(api, "MATRIX_FREE_DIMENSION", 4000)  # 4900 states: "large" for this test
+    auto = spectrum("hubbard", {"U": 4.0}, N=8, Sz=0, L=8, bc="periodic", labels=False)
+    stored = spectrum("hubbard", {"U": 4.0}, N=8, Sz=0, L=8, bc="periodic", labels=False, method="stored")
+    assert auto["method"] == "matrix-free" and stored["method"] == "lanczos"
+    exact = lieb_wu_ground_state(8, 4, 4, 4.0)
+    assert auto["energies"][0] == pytest.approx(exact, abs=1e-8)
+    assert stored["energies"][0] == pytest.approx(exact, abs=1e-8)
+    # more than the ground energy: the stored matrix (it fits), not a refusal
+    two = spectrum("hubbard", {"U": 4.0}, N=8, Sz=0, nev=2, L=8, bc="periodic", labels=False)
+    assert two["method"] == "lanczos" and len(two["energies"]) == 2
+    # constrained models cannot go matrix-free: the stored path, silently
+    m = build_model("kbp-eff", 5, "periodic")
+    assert plan(m, m.sector(10, 0)).dimension > 2000
+    monkeypatch.setattr(api, "MATRIX_FREE_DIMENSION", 2000)
+    assert spectrum(m, {}, N=10, Sz=0, labels=False)["method"] == "lanczos"
+
+
+def test_method_argument_is_validated_and_matrix_free_refusals_are_clear():
+    m = build_model("kbp-eff", 2, "open")
+    with pytest.raises(ValueError, match="method must be one of"):
+        solve_sector(m, {}, 4, 0, method="fast")
+    with pytest.raises(ValueError, match="without occupation constraints"):
+        solve_sector(m, {}, 4, 0, method="matrix-free")
+    h = build_model("hubbard", 4, "periodic")
+    with pytest.raises(TooLargeError, match="ground energy only"):
+        solve_sector(h, {}, 4, 0, nev=2, method="matrix-free")
+    eig, space = solve_sector(h, {"U": 2.0}, 4, 0, method="matrix-free")
+    assert eig.method == "matrix-free" and space.dimension == 36
+
+
+def test_cli_method_flag(capsys):
+    import json
+
+    code = main(["spectrum", "hubbard", "--L", "6", "--bc", "periodic", "--param", "U=4",
+                 "--method", "matrix-free", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["method"] == "matrix-free"
+    assert data["energies"][0] == pytest.approx(lieb_wu_ground_state(6, 3, 3, 4.0), abs=1e-8)
