@@ -17,18 +17,15 @@ from itertools import combinations
 
 import numpy as np
 import pytest
-import sympy
 
 from edkit.api import spectrum
 from edkit.backend_quspin import blas_threads, make_space, operator_matrix
 from edkit.blocks import block_spectrum
 from edkit.cli import main
-from edkit.core.lattice import chain
-from edkit.core.model import Model, Sector, Term
-from edkit.core.modes import SPINS, Mode
-from edkit.core.params import Parameter
+from edkit.core.model import Sector
 from edkit.labels import label_levels, labelling_symmetries, symmetry_matrix
 from edkit.models import build_model
+from tests.helpers.models import flux_ring
 
 
 @pytest.fixture(autouse=True)
@@ -144,21 +141,6 @@ def test_free_fermion_ground_momenta_follow_from_filling_the_band(L, t, n_up, n_
         assert lv["block"]["K_over_pi"] == pytest.approx(2 * lv["block"]["k"] / L)
         assert ("P" in lv["block"]) == ((2 * lv["block"]["k"]) % L == 0)  # parity only at K = 0, pi
     assert out["ground_block"] == out["levels"][0]["block"] and out["ground_block"]["k"] in momenta
-
-
-def flux_ring(L: int) -> Model:
-    """Spinful ring with hopping ``-t e^{i phi} c+_{j+1} c_j + h.c.`` (a test-local model): its
-    Hamiltonian is complex, so ``k`` and ``-k`` have different spectra and the sign of K is tested."""
-    lat = chain(L, "periodic", "c")
-    t, phi = sympy.Symbol("t", real=True), sympy.Symbol("phi", real=True)
-    terms = []
-    for (_, i), (_, j) in lat.chain_bonds("c"):
-        for s in SPINS:
-            forward = ((Mode("c", j, s), True), (Mode("c", i, s), False))  # c+_{i+1} c_i
-            terms.append(Term(-t * sympy.exp(sympy.I * phi), forward))
-            backward = tuple((m, not d) for m, d in reversed(forward))
-            terms.append(Term(-t * sympy.exp(-sympy.I * phi), backward))
-    return Model("flux-ring", lat, True, terms, {"t": Parameter("t", 1), "phi": Parameter("phi", 0)}).check()
 
 
 @pytest.mark.parametrize("L,n_up,n_dn", [(5, 2, 1), (5, 2, 2), (4, 1, 2)])

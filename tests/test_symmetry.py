@@ -13,13 +13,10 @@ from itertools import combinations
 import numpy as np
 import pytest
 import scipy.sparse as sp
-import sympy
 
 from edkit.backend_quspin import make_space, operator_matrix
-from edkit.core.lattice import chain
-from edkit.core.model import Model, Sector, Term
-from edkit.core.modes import DN, SPINS, UP, Mode
-from edkit.core.params import Parameter
+from edkit.core.model import Sector
+from edkit.core.modes import DN, UP, Mode
 from edkit.models import build_model
 from edkit.symmetry import (
     SymmetryError,
@@ -34,6 +31,7 @@ from edkit.symmetry import (
     translation,
 )
 from tests.helpers.fock import fock_matrix, sector_indices
+from tests.helpers.models import flux_ring
 
 
 @pytest.fixture(autouse=True)
@@ -252,21 +250,6 @@ def test_each_block_is_the_matching_eigenspace_of_the_fock_operators(name, L, bc
 
 
 # ------------------------------------------------------------------------ momentum labels
-def flux_ring(L: int) -> Model:
-    """Spinful ring with hopping -t e^{i phi} c+_{j+1} c_j + h.c. (a test-local model)."""
-    lat = chain(L, "periodic", "c")
-    t, phi = sympy.Symbol("t", real=True), sympy.Symbol("phi", real=True)
-    terms = []
-    for (_, i), (_, j) in lat.chain_bonds("c"):
-        for s in SPINS:
-            forward = ((Mode("c", j, s), True), (Mode("c", i, s), False))  # c+_{i+1} c_i
-            terms.append(Term(-t * sympy.exp(sympy.I * phi), forward))
-            backward = tuple((m, not d) for m, d in reversed(forward))
-            terms.append(Term(-t * sympy.exp(-sympy.I * phi), backward))
-    params = {"t": Parameter("t", 1), "phi": Parameter("phi", 0)}
-    return Model("flux-ring", lat, True, terms, params).check()
-
-
 @pytest.mark.parametrize("L,n_up,n_dn", [(5, 2, 1), (6, 2, 2), (4, 1, 2)])
 def test_free_fermion_levels_sit_in_the_predicted_momentum_blocks(L, n_up, n_dn):
     t, phi = 1.0, 0.37
