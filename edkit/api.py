@@ -353,6 +353,11 @@ def gaps(model: str | Model, values: Mapping[str, object] | None = None, *, N: i
       ``"notes"``). Ground energies of sectors of at least :data:`MATRIX_FREE_DIMENSION` states go
       matrix-free by default too (``method``: see :func:`solve_sector`); the neutral gap's base
       sector then still uses the stored matrix when it fits.
+
+    Blocks: the neutral gap's two levels come from :func:`spectrum`, so where it labels levels
+    (symmetries hold, at most ``edkit.labels.LABEL_DIMENSION`` states) the result also has
+    ``"levels"`` (``{"energy", "block"}``) and ``"ground_block"``: a neutral gap between two
+    momentum or parity blocks is visible as such.
     """
     if symmetries is not None:
         if isinstance(symmetries, Mapping) and any(v not in (None, "all") for v in symmetries.values()):
@@ -407,6 +412,7 @@ def gaps(model: str | Model, values: Mapping[str, object] | None = None, *, N: i
         return None if any(p is None for p, _ in parts) else float(sum(k * p for p, k in parts))
 
     neutral = None
+    levels = None
     base = m.sector(N, sz if m.spinful else None, **extra)
     if "neutral_gap" in wanted:
         start = time.perf_counter()
@@ -418,9 +424,11 @@ def gaps(model: str | Model, values: Mapping[str, object] | None = None, *, N: i
         elif plan(m, base).path == "matrix-free" or method == "matrix-free":
             low = [E(N, sz)]
             notes.append("neutral_gap: the base sector is solved matrix-free (ground energy only)")
-        else:
-            eig, _ = solve_sector(m, vals, N, sz if m.spinful else None, 2, extra=extra, method=method)
-            low = list(eig.energies)
+        else:  # the two lowest levels, labelled with their blocks where spectrum() labels them
+            two = spectrum(m, vals, N=N, Sz=sz if m.spinful else None, nev=2, extra=extra, method=method)
+            low = list(two["energies"])
+            if "levels" in two:
+                levels = two["levels"]
         if low and _sector_key(m, base) not in cache:
             record(N, sz, _sector_key(m, base), float(low[0]), "solved", time.perf_counter() - start)
         neutral = float(low[1] - low[0]) if len(low) > 1 else None
@@ -440,6 +448,9 @@ def gaps(model: str | Model, values: Mapping[str, object] | None = None, *, N: i
         **out,
         "sector_energies": table,
     }
+    if levels is not None:
+        result["levels"] = levels
+        result["ground_block"] = levels[0]["block"] if levels else None
     if notes:
         result["notes"] = notes
     return result

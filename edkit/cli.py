@@ -152,6 +152,10 @@ def cmd_gaps(args) -> int:
         where = ", ".join(f"{k}={row[k]}" for k in ("N", "Sz") if k in row)
         e = "no states" if row["energy"] is None else f"{row['energy']:.12f}"
         text.append(f"  E({where}) = {e}  ({row['source']})")
+    if data.get("levels"):
+        text += [f"  level {k} of the base sector: {lv['energy']:.12f}  block "
+                 + ("unresolved" if lv["block"] is None else _block_text(lv["block"]))
+                 for k, lv in enumerate(data["levels"])]
     text += [f"  note: {n}" for n in data.get("notes", [])]
     _emit(args, data, "\n".join(text))
     return 0

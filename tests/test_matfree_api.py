@@ -205,3 +205,17 @@ def test_cli_method_flag(capsys):
     data = json.loads(capsys.readouterr().out)
     assert code == 0 and data["method"] == "matrix-free"
     assert data["energies"][0] == pytest.approx(lieb_wu_ground_state(6, 3, 3, 4.0), abs=1e-8)
+
+
+def test_gaps_report_the_blocks_of_the_two_lowest_levels(capsys):
+    from edkit.blocks import block_spectrum
+
+    out = gaps("hubbard", {"U": 4.0}, N=6, L=6, bc="periodic")
+    m = build_model("hubbard", 6, "periodic")
+    ref = block_spectrum(m, {"U": 4.0}, m.sector(6, 0), "all", nev=2)  # QuSpin block bases
+    assert out["ground_block"] == ref["ground_block"]
+    assert [lv["block"] for lv in out["levels"]] == [lv["block"] for lv in ref["levels"][:2]]
+    assert out["neutral_gap"] == pytest.approx(ref["energies"][1] - ref["energies"][0], abs=1e-10)
+    code = main(["gaps", "hubbard", "--L", "6", "--bc", "periodic", "--param", "U=4"])
+    text = capsys.readouterr().out
+    assert code == 0 and "level 0 of the base sector" in text and "block" in text
