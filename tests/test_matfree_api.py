@@ -219,3 +219,17 @@ def test_gaps_report_the_blocks_of_the_two_lowest_levels(capsys):
     code = main(["gaps", "hubbard", "--L", "6", "--bc", "periodic", "--param", "U=4"])
     text = capsys.readouterr().out
     assert code == 0 and "level 0 of the base sector" in text and "block" in text
+
+
+def test_complex_hamiltonian_matrix_free_against_free_fermions():
+    """A ring with flux phi: single-particle energies -2t cos(K - phi), K = 2 pi m / L."""
+    from tests.helpers.models import flux_ring
+
+    L, phi = 6, 0.3
+    m = flux_ring(L)
+    eps = np.sort(-2 * np.cos(2 * np.pi * np.arange(L) / L - phi))
+    for n_up, n_dn in ((3, 3), (2, 1)):
+        N, Sz = n_up + n_dn, (n_up - n_dn) / 2
+        eig, _ = solve_sector(m, {"phi": phi}, N, Sz, method="matrix-free")
+        assert eig.method == "matrix-free"
+        assert eig.energies[0] == pytest.approx(eps[:n_up].sum() + eps[:n_dn].sum(), abs=1e-9)

@@ -56,3 +56,18 @@ def test_spectrum_on_the_lanczos_path_against_dense():
     np.testing.assert_allclose(out["energies"], ref, atol=1e-9)
     counts = np.unique(np.round(ref, 8), return_counts=True)[1]
     assert [k for _, k in out["degeneracies"]] == list(counts)  # the +-K pairs (dense: [1, 2, 2])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_constructed_spectrum_with_multiplets(dtype):
+    """A Hermitian matrix built from a known spectrum with 2- and 3-fold levels (the truth)."""
+    rng = np.random.default_rng(7)
+    n = 300
+    spectrum_ = np.sort(np.concatenate([[-3.0, -2.5, -2.5, -2.0, -2.0, -2.0], rng.uniform(0, 5, n - 6)]))
+    a = rng.standard_normal((n, n)) + (1j * rng.standard_normal((n, n)) if dtype is np.complex128 else 0)
+    q, _ = np.linalg.qr(a)
+    H = (q * spectrum_) @ q.conj().T
+    H = (H + H.conj().T) / 2
+    eig = lowest(H.astype(dtype), 6, vectors=True, dense_limit=0)
+    np.testing.assert_allclose(eig.energies, spectrum_[:6], atol=1e-9)
+    assert [k for _, k in eig.degeneracies] == [1, 2, 3]
