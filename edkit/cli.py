@@ -128,7 +128,10 @@ def cmd_spectrum(args) -> int:
                  for k, lv in enumerate(data["levels"])]
     else:
         text += [f"  E[{k}] = {e:.12f}" for k, e in enumerate(data["energies"])]
-    text.append("degeneracies: " + ", ".join(f"{e:.10f} x{k}" for e, k in data["degeneracies"]))
+    if data["method"] == "matrix-free":
+        text.append("degeneracies: not determined (matrix-free Lanczos gives the ground energy only)")
+    else:
+        text.append("degeneracies: " + ", ".join(f"{e:.10f} x{k}" for e, k in data["degeneracies"]))
     if "labels_note" in data:
         text.append(data["labels_note"])
     _emit(args, data, "\n".join(text))

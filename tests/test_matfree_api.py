@@ -233,3 +233,9 @@ def test_complex_hamiltonian_matrix_free_against_free_fermions():
         eig, _ = solve_sector(m, {"phi": phi}, N, Sz, method="matrix-free")
         assert eig.method == "matrix-free"
         assert eig.energies[0] == pytest.approx(eps[:n_up].sum() + eps[:n_dn].sum(), abs=1e-9)
+
+
+def test_cli_text_says_multiplicity_is_not_determined(capsys):
+    code = main(["spectrum", "hubbard", "--L", "4", "--bc", "periodic", "--method", "matrix-free"])
+    text = capsys.readouterr().out
+    assert code == 0 and "(matrix-free)" in text and "degeneracies: not determined" in text
