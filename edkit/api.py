@@ -138,10 +138,24 @@ def solve_sector(model: Model, values: Mapping[str, object] | None, N: int,
         except ModelError:  # a term the kernel cannot apply: the stored path when it fits
             if forced:
                 raise
+    from edkit.blocks import PROGRESS_DIMENSION, stderr_progress
+
+    progress = stderr_progress if p.dimension >= PROGRESS_DIMENSION else None
+    start = time.perf_counter()
+    if progress is not None:
+        progress(f"{model.name} L={model.lattice.L} (N_up={sector.n_up}, N_dn={sector.n_dn}): building the "
+                 f"stored matrix, {p.dimension:,} states, ~{p.nonzeros:,} non-zeros, "
+                 f"~{p.bytes / 2**30:.1f} GiB (rough: build {p.build_seconds:.0f} s, "
+                 f"Lanczos {p.solve_seconds:.0f} s)")
     terms = model.numeric_terms(vals)
     space = make_space(model, sector)
     H = operator_matrix(space, terms)
-    return lowest(H, nev, vectors=vectors, seed=seed), space
+    if progress is not None:
+        progress(f"built in {time.perf_counter() - start:.1f} s; Lanczos for {nev} level(s)")
+    eig = lowest(H, nev, vectors=vectors, seed=seed)
+    if progress is not None:
+        progress(f"done in {time.perf_counter() - start:.1f} s: E0 = {eig.energies[0]:.12f}")
+    return eig, space
 
 
 def _sector_dict(m: Model, N, Sz, extra) -> dict:
