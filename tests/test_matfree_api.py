@@ -239,3 +239,20 @@ def test_cli_text_says_multiplicity_is_not_determined(capsys):
     code = main(["spectrum", "hubbard", "--L", "4", "--bc", "periodic", "--method", "matrix-free"])
     text = capsys.readouterr().out
     assert code == 0 and "(matrix-free)" in text and "degeneracies: not determined" in text
+
+
+@pytest.mark.parametrize("argv", [
+    ["gaps", "hubbard", "--L", "4", "--only", "charge"],
+    ["spectrum", "hubbard", "--L", "4", "--method", "fast"],
+])
+def test_cli_rejects_unknown_gap_and_method_names(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_matrix_free_refusal_through_cli_exits_2(small_memory, capsys):
+    code = main(["spectrum", "hubbard", "--L", "8", "--bc", "periodic", "--nev", "3", "--method", "stored"])
+    err = capsys.readouterr().err
+    assert code == 2 and "too large" in err and "Traceback" not in err
