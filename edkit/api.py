@@ -26,7 +26,7 @@ import numpy as np
 
 from edkit.backend_quspin import make_space, operator_matrix
 from edkit.core import operators as ops
-from edkit.core.model import Model, ModelError, Sector, SectorError
+from edkit.core.model import Constraint, Model, ModelError, Sector, SectorError
 from edkit.core.modes import DN, UP
 from edkit.models import build_model
 from edkit.planning import Plan, TooLargeError, check_fits, plan
@@ -77,14 +77,6 @@ MATRIX_FREE_DIMENSION = 100_000
 METHODS = ("auto", "stored", "matrix-free")
 
 
-def _matrix_free_possible(model: Model, sector: Sector, p: Plan) -> bool:
-    from edkit.matfree import MAX_ORBITALS
-    from edkit.planning import memory_limit
-
-    return (not model.constraints and not sector.constraints and model.n_orbitals <= MAX_ORBITALS
-            and p.matrix_free_bytes <= memory_limit(p.available))
-
-
 def solve_sector(model: Model, values: Mapping[str, object] | None, N: int,
                  Sz: float | None = None, nev: int = 1, vectors: bool = False,
                  seed: int = 0, extra: Mapping[str, float] | None = None,
@@ -118,7 +110,7 @@ def solve_sector(model: Model, values: Mapping[str, object] | None, N: int,
         p = check_fits(model, sector)
     else:
         p = check_fits(model, sector, allow_matrix_free=True)
-    possible = _matrix_free_possible(model, sector, p)
+    possible = p.matrix_free_possible
     if method == "matrix-free" and not possible:
         raise ValueError(f"{model.name}: the matrix-free path needs a model without occupation "
                          "constraints, at most 24 orbitals, and its vectors in memory "
@@ -298,7 +290,8 @@ def _lowest_sz(N: int) -> float:
 GAP_NAMES = ("charge_gap", "spin_gap", "pair_binding", "neutral_gap")
 
 
-def _sector_key(model: Model, sector: Sector) -> tuple:
+def _sector_key(sector: Sector) -> tuple:
+    """``(N_up, N_dn, constraints)`` of a sector, hashable; constraints as in the symmetry check."""
     cons = frozenset((frozenset(c.modes), tuple(sorted(c.allowed))) for c in sector.constraints)
     return sector.n_up, sector.n_dn, cons
 
@@ -329,17 +322,11 @@ def _sector_images(model: Model, values: Mapping[str, object]) -> list:
                 n_up, n_dn = n_dn, n_up
             else:
                 n_up, n_dn = n - n_up, (n - n_dn if model.spinful else 0)
-            mapped = frozenset(_map_constraint(model, sym, _Con(tuple(m), a)) for m, a in cons)
+            mapped = frozenset(_map_constraint(model, sym, Constraint(tuple(m), a)) for m, a in cons)
             return n_up, n_dn, mapped
 
         out.append((sym.name, image))
     return out
-
-
-@dataclass(frozen=True)
-class _Con:
-    modes: tuple
-    allowed: tuple
 
 
 def gaps(model: str | Model, values: Mapping[str, object] | None = None, *, N: int,
@@ -386,12 +373,12 @@ def gaps(model: str | Model, values: Mapping[str, object] | None = None, *, N: i
     vals = m.resolve(values)
     m.sector(N, sz if m.spinful else None, **extra)  # refuse a bad base sector early
     images = _sector_images(m, vals) if symmetries is None else []
-    cache: dict[tuple, float | None] = {}
+    cache: dict[tuple, tuple[float | None, str]] = {}  # sector key -> (energy, "N=.., Sz=..")
     table: list[dict] = []
     notes: list[str] = []
 
     def record(n, s, key, energy, source, seconds=0.0):
-        cache[key] = energy
+        cache[key] = (energy, f"N={n}" + (f", Sz={s}" if m.spinful else ""))
         row = {"N": n, "energy": energy, "source": source, "seconds": round(seconds, 3)}
         if m.spinful:
             row["Sz"] = s
@@ -403,21 +390,16 @@ def gaps(model: str | Model, values: Mapping[str, object] | None = None, *, N: i
             sector = m.sector(n, s if m.spinful else None, **extra)
         except SectorError:
             return None
-        key = _sector_key(m, sector)
+        key = _sector_key(sector)
         if key in cache:
-            return cache[key]
+            return cache[key][0]
         for name, image in images:
             if image(key) in cache:
-                src = next(r for r in table if _row_key(r) == image(key))
-                return record(n, s, key, cache[image(key)],
-                              f"{name} image of N={src['N']}" + (f", Sz={src['Sz']}" if m.spinful else ""))
+                energy, where = cache[image(key)]
+                return record(n, s, key, energy, f"{name} image of {where}")
         start = time.perf_counter()
         e = ground_energy(m, vals, n, s if m.spinful else None, extra, symmetries=symmetries, method=method)
         return record(n, s, key, e, "solved", time.perf_counter() - start)
-
-    def _row_key(row):
-        sector = m.sector(row["N"], row.get("Sz") if m.spinful else None, **extra)
-        return _sector_key(m, sector)
 
     def lsz(n: int) -> float:
         return _lowest_sz(n + m.extra_electrons)
@@ -443,8 +425,8 @@ def gaps(model: str | Model, values: Mapping[str, object] | None = None, *, N: i
             low = list(two["energies"])
             if "levels" in two:
                 levels = two["levels"]
-        if low and _sector_key(m, base) not in cache:
-            record(N, sz, _sector_key(m, base), float(low[0]), "solved", time.perf_counter() - start)
+        if low and _sector_key(base) not in cache:
+            record(N, sz, _sector_key(base), float(low[0]), "solved", time.perf_counter() - start)
         neutral = float(low[1] - low[0]) if len(low) > 1 else None
     e0 = E(N, sz)
     out = {name: None for name in GAP_NAMES}

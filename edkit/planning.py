@@ -28,6 +28,8 @@ class Plan:
     ``dimension`` is the number of states diagonalized (after constraints; per block when
     symmetries are given), ``built_dimension`` the basis QuSpin builds before constraints,
     ``nonzeros`` the stored matrix elements, ``bytes`` the estimated peak memory of the path.
+    ``matrix_free_possible``: :mod:`edkit.matfree` applies here (no constraints, no symmetry
+    blocks, at most 24 orbitals) and its vectors fit in memory.
     """
 
     dimension: int
@@ -50,6 +52,7 @@ class Plan:
     n_blocks: int = 1
     n_blocks_solved: int = 1
     matrix_free_seconds: float = 0.0
+    matrix_free_possible: bool = False
 
     def describe(self) -> str:
         """One line with the numbers."""
@@ -249,8 +252,9 @@ def plan(model: Model, sector: Sector, n_vectors: int = 40, symmetries: Sequence
         path = "too-large"
     # edkit.matfree: four vectors, small tables; unconstrained models, no symmetry blocks
     free = 4 * dim * value + (2 ** (n + 4) if n <= 24 else 0)
-    if path == "too-large" and not symmetries and not (model.constraints or sector.constraints) \
-            and n <= 24 and free <= memory_limit(avail):
+    free_ok = (not symmetries and not (model.constraints or sector.constraints) and n <= 24
+               and free <= memory_limit(avail))
+    if path == "too-large" and free_ok:
         path = "matrix-free"
     # measured here (2 cores, loaded): QuSpin builds ~0.5 us per non-zero without symmetries and
     # 0.2-0.5 us x group order per non-zero in a symmetry block; Lanczos 1.2-1.6 us per non-zero
@@ -266,7 +270,7 @@ def plan(model: Model, sector: Sector, n_vectors: int = 40, symmetries: Sequence
                 vector_bytes=int(vectors), build_bytes=build, basis_bytes=basis,
                 matrix_free_bytes=int(free), path=path, build_seconds=seconds,
                 solve_seconds=solve, n_blocks=n_blocks, n_blocks_solved=n_solved,
-                matrix_free_seconds=free_seconds,
+                matrix_free_seconds=free_seconds, matrix_free_possible=free_ok,
                 symmetries=tuple(labels))
 
 

@@ -170,12 +170,17 @@ def test_reference_site_out_of_range(capsys, no_build, ref):
     ["spectrum", "hubbard", "--L", "three"],
     ["spectrum", "hubbard", "--L", "3", "--nev", "two"],
     ["nonsense"],
+    ["gaps", "hubbard", "--L", "4", "--only", "charge"],
+    ["spectrum", "hubbard", "--L", "4", "--method", "fast"],
 ])
 def test_argparse_errors_exit_2(capsys, argv):
     with pytest.raises(SystemExit) as exc:
         main(argv)
     assert exc.value.code == 2
-    assert "error" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "error" in err
+    if "--only" in argv or "--method" in argv:
+        assert "invalid choice" in err
 
 
 def test_missing_length_exit_2(capsys, no_build):

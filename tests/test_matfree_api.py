@@ -241,17 +241,6 @@ def test_cli_text_says_multiplicity_is_not_determined(capsys):
     assert code == 0 and "(matrix-free)" in text and "degeneracies: not determined" in text
 
 
-@pytest.mark.parametrize("argv", [
-    ["gaps", "hubbard", "--L", "4", "--only", "charge"],
-    ["spectrum", "hubbard", "--L", "4", "--method", "fast"],
-])
-def test_cli_rejects_unknown_gap_and_method_names(argv, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    assert exc.value.code == 2
-    assert "invalid choice" in capsys.readouterr().err
-
-
 def test_matrix_free_refusal_through_cli_exits_2(small_memory, capsys):
     code = main(["spectrum", "hubbard", "--L", "8", "--bc", "periodic", "--nev", "3", "--method", "stored"])
     err = capsys.readouterr().err
