@@ -12,7 +12,7 @@ machine. This script prints, per sector, edkit's plan without symmetries and wit
 translation/reflection/spin-inversion block (dimension, non-zeros, memory, number of blocks and a
 rough time from the rates measured in ``edkit_vs_quspin.py``), so the distance to the target is
 stated with numbers. It also times one matvec of the compiled matrix-free operator
-(:mod:`edkit.matfree`) per sector and projects the three-vector Lanczos ground state from it.
+(:mod:`edkit.engine.matfree`) per sector and projects the three-vector Lanczos ground state from it.
 ``--run-block`` builds and solves one block through the public API and
 reports time and peak memory (expect about 10 minutes of QuSpin build for the 5.2M-state k=0 block
 on this machine).
@@ -24,9 +24,9 @@ from common import PeakSampler, emit, machine, timed  # isort: skip  (sets threa
 
 import argparse  # noqa: E402
 
+from edkit.engine.planning import memory_limit, plan  # noqa: E402
+from edkit.engine.symmetry import resolve  # noqa: E402
 from edkit.models import build_model  # noqa: E402
-from edkit.planning import memory_limit, plan  # noqa: E402
-from edkit.symmetry import resolve  # noqa: E402
 
 VALUES = {"U": 4.0, "t_perp": 0.5, "t_m": 1.0}
 L = 8
@@ -58,8 +58,8 @@ def matrix_free_projection(iterations: int = 200) -> dict:
 
     import numpy as np
 
-    from edkit.matfree import MatrixFreeHamiltonian
-    from edkit.symmetry import holds, particle_hole
+    from edkit.engine.matfree import MatrixFreeHamiltonian
+    from edkit.engine.symmetry import holds, particle_hole
 
     m = build_model("kbp", L, "periodic")
     rows = {}
@@ -84,7 +84,7 @@ def matrix_free_projection(iterations: int = 200) -> dict:
     return {"assumed_iterations": iterations, "sectors": rows, "particle_hole_holds": ph,
             "charge_gap_seconds_projected": total - (rows[2 * L + 2]["lanczos_seconds_projected"]
                                                      if ph else 0),
-            "note": "three-vector Lanczos (edkit.matfree.lanczos_ground_energy), 2 numba threads; "
+            "note": "three-vector Lanczos (edkit.engine.matfree.lanczos_ground_energy), 2 numba threads; "
                     "with particle-hole symmetry E(N+2) = E(N-2) and one sector is skipped"}
 
 

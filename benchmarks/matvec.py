@@ -1,4 +1,4 @@
-"""Matrix-free matvec (edkit.matfree, numba) vs the stored CSR matvec, per non-zero.
+"""Matrix-free matvec (edkit.engine.matfree, numba) vs the stored CSR matvec, per non-zero.
 
 Usage::
 
@@ -23,11 +23,11 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from edkit.backend_quspin import make_space, operator_matrix  # noqa: E402
-from edkit.matfree import MatrixFreeHamiltonian, lanczos_ground_energy  # noqa: E402
+from edkit.engine.backend_quspin import make_space, operator_matrix  # noqa: E402
+from edkit.engine.matfree import MatrixFreeHamiltonian, lanczos_ground_energy  # noqa: E402
+from edkit.engine.planning import plan  # noqa: E402
+from edkit.engine.solver import lowest  # noqa: E402
 from edkit.models import build_model  # noqa: E402
-from edkit.planning import plan  # noqa: E402
-from edkit.solver import lowest  # noqa: E402
 
 CASES = {
     "hubbard10": ("hubbard", 10, {"U": 4.0}, 10),

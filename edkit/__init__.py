@@ -1,7 +1,7 @@
 """edkit: exact diagonalization of small correlated-electron clusters.
 
 The neutral model core is :mod:`edkit.core`, the factories :mod:`edkit.models`; the only module
-that imports QuSpin is :mod:`edkit.backend_quspin`. The symbolic layer is the sibling package
+that imports QuSpin is :mod:`edkit.engine.backend_quspin`. The symbolic layer is the sibling package
 :mod:`mappings`.
 """
 

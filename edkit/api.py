@@ -20,134 +20,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 import numpy as np
 
-from edkit.backend_quspin import make_space, operator_matrix
 from edkit.core import operators as ops
-from edkit.core.model import Constraint, Model, ModelError, Sector, SectorError
+from edkit.core.model import Constraint, Model, Sector, SectorError
 from edkit.core.modes import DN, UP
-from edkit.models import build_model
-from edkit.planning import Plan, TooLargeError, check_fits, plan
-from edkit.solver import ConvergenceError, Eigen, group_degenerate, lowest
-
-
-def get_model(model: str | Model, L: int | None = None, bc: str = "open") -> Model:
-    """A model object from a name (built at ``L``, ``bc``) or the model itself."""
-    if isinstance(model, Model):
-        return model
-    return build_model(model, L, bc)  # fixed-size models (hamo) accept L=None
-
-
-@dataclass(frozen=True)
-class MatrixFreeSpace:
-    """Stand-in for the sector space on the matrix-free path (no basis is built)."""
-
-    dimension: int
-    plan: Plan
-
-
-def _matrix_free_ground(model: Model, vals: Mapping[str, object], sector: Sector, p: Plan) -> Eigen:
-    """Ground energy by three-vector Lanczos on :class:`edkit.matfree.MatrixFreeHamiltonian`."""
-    from edkit.blocks import PROGRESS_DIMENSION, stderr_progress
-    from edkit.matfree import MatrixFreeHamiltonian, lanczos_ground_energy
-
-    progress = stderr_progress if p.dimension >= PROGRESS_DIMENSION else None
-    if progress is not None:
-        progress(f"{model.name} L={model.lattice.L} (N_up={sector.n_up}, N_dn={sector.n_dn}): "
-                 f"{p.dimension:,} states; the stored matrix needs ~{p.bytes / 2**30:.1f} GiB and does not "
-                 f"fit, matrix-free Lanczos needs ~{p.matrix_free_bytes / 2**30:.1f} GiB")
-    op = MatrixFreeHamiltonian(model, vals, sector)
-    res = lanczos_ground_energy(op, progress=progress, check_every=10 if progress else 5)
-    if not res["converged"]:
-        raise ConvergenceError(f"matrix-free Lanczos did not converge in {res['iterations']} steps "
-                               f"(residual {res['residual']:.1e}, last energy change "
-                               f"{res['energy_change']:.1e})")
-    return Eigen(np.array([res["energy"]]), None, "matrix-free", [])
-
-
-#: Ground energies (``nev=1``, no eigenvectors) of sectors at least this large take the matrix-free
-#: path by default even when the stored matrix fits: no matrix is built, and on the 2-core machine
-#: the whole solve is several times faster (``benchmarks/results/matvec.json``: Hubbard L=12,
-#: 853,776 states, 1.5 s against 7.6 s for ARPACK on the stored matrix plus its build).
-MATRIX_FREE_DIMENSION = 100_000
-
-#: Accepted values of the ``method`` argument.
-METHODS = ("auto", "stored", "matrix-free")
-
-
-def solve_sector(model: Model, values: Mapping[str, object] | None, N: int,
-                 Sz: float | None = None, nev: int = 1, vectors: bool = False,
-                 seed: int = 0, extra: Mapping[str, float] | None = None,
-                 method: str = "auto") -> tuple[Eigen, object]:
-    """Lowest ``nev`` levels of ``model`` in sector ``(N, Sz)``; also returns the sector space.
-
-    Paths (:func:`edkit.planning.plan`): dense up to 2000 states; a stored sparse matrix (QuSpin)
-    with ARPACK; or the **matrix-free** ground energy (:mod:`edkit.matfree`, three-vector Lanczos,
-    progress on stderr), for ``nev=1`` without eigenvectors on a model without occupation
-    constraints. On the matrix-free path ``method`` is ``"matrix-free"``, ``degeneracies`` is empty
-    (the multiplicity is not determined) and the returned space is a :class:`MatrixFreeSpace`
-    (dimension only).
-
-    ``method``: ``"auto"`` (default) takes the matrix-free path for ground energies of sectors of
-    at least :data:`MATRIX_FREE_DIMENSION` states, or when the stored matrix does not fit;
-    ``"stored"`` always stores the matrix (refused if it does not fit); ``"matrix-free"`` always
-    goes matrix-free (refused where it does not apply).
-
-    Raises
-    ------
-    SectorError, ParameterError, TooLargeError, ValueError
-        Before any large allocation (``TooLargeError`` with the estimate, also when only the
-        matrix-free path fits but more than the ground energy was asked for).
-    """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    vals = model.resolve(values)  # validates names and numbers first
-    sector = model.sector(N, Sz, **dict(extra or {}))
-    ground_only = nev == 1 and not vectors
-    if method == "stored":
-        p = check_fits(model, sector)
-    else:
-        p = check_fits(model, sector, allow_matrix_free=True)
-    possible = p.matrix_free_possible
-    if method == "matrix-free" and not possible:
-        raise ValueError(f"{model.name}: the matrix-free path needs a model without occupation "
-                         "constraints, at most 24 orbitals, and its vectors in memory "
-                         f"(~{p.matrix_free_bytes / 2**30:.1f} GiB)")
-    forced = p.path == "matrix-free" or method == "matrix-free"  # nothing else fits / asked for
-    preferred = method == "auto" and p.path == "sparse" and p.dimension >= MATRIX_FREE_DIMENSION
-    if forced and not ground_only:
-        why = f"the stored matrix does not fit ({p.describe()}); " if p.path == "matrix-free" else ""
-        raise TooLargeError(
-            f"{model.name} L={model.lattice.L} sector (N_up={sector.n_up}, N_dn={sector.n_dn}): {why}"
-            f"the matrix-free path (~{p.matrix_free_bytes / 2**30:.1f} GiB) gives the ground energy "
-            f"only: ask for nev=1 without eigenvectors (asked nev={nev}, vectors={vectors})")
-    free = forced or (preferred and possible and ground_only)
-    if free:
-        try:
-            return _matrix_free_ground(model, vals, sector, p), MatrixFreeSpace(p.dimension, p)
-        except ModelError:  # a term the kernel cannot apply: the stored path when it fits
-            if forced:
-                raise
-    from edkit.blocks import PROGRESS_DIMENSION, stderr_progress
-
-    progress = stderr_progress if p.dimension >= PROGRESS_DIMENSION else None
-    start = time.perf_counter()
-    if progress is not None:
-        progress(f"{model.name} L={model.lattice.L} (N_up={sector.n_up}, N_dn={sector.n_dn}): building the "
-                 f"stored matrix, {p.dimension:,} states, ~{p.nonzeros:,} non-zeros, "
-                 f"~{p.bytes / 2**30:.1f} GiB (rough: build {p.build_seconds:.0f} s, "
-                 f"Lanczos {p.solve_seconds:.0f} s)")
-    terms = model.numeric_terms(vals)
-    space = make_space(model, sector)
-    H = operator_matrix(space, terms)
-    if progress is not None:
-        progress(f"built in {time.perf_counter() - start:.1f} s; Lanczos for {nev} level(s)")
-    eig = lowest(H, nev, vectors=vectors, seed=seed)
-    if progress is not None:
-        progress(f"done in {time.perf_counter() - start:.1f} s: E0 = {eig.energies[0]:.12f}")
-    return eig, space
+from edkit.engine.backend_quspin import operator_matrix
+from edkit.engine.planning import plan
+from edkit.engine.solve import (  # noqa: F401  (re-exported: the public numeric API)
+    MATRIX_FREE_DIMENSION,
+    METHODS,
+    MatrixFreeSpace,
+    get_model,
+    ground_energy,
+    solve_sector,
+)
+from edkit.engine.solver import group_degenerate
 
 
 def _sector_dict(m: Model, N, Sz, extra) -> dict:
@@ -162,12 +51,12 @@ def _label_plan(m: Model, values: Mapping[str, object] | None, N: int, Sz: float
 
     Returns ``(symmetries, levels to compute, note)``; ``note`` is ``None`` when labelling goes ahead.
     Dense sectors compute every level (``eigh`` returns them all anyway), Lanczos sectors
-    :data:`edkit.labels.EXTRA_LEVELS` beyond ``nev`` (never switching the solver's method). Sectors
+    :data:`edkit.engine.labels.EXTRA_LEVELS` beyond ``nev`` (never switching the solver's method). Sectors
     whose stored matrix does not fit (matrix-free or too large) are not labelled.
     """
-    from edkit.labels import EXTRA_LEVELS, LABEL_DIMENSION, labelling_symmetries
-    from edkit.planning import plan as plan_sector
-    from edkit.solver import DENSE_LIMIT
+    from edkit.engine.labels import EXTRA_LEVELS, LABEL_DIMENSION, labelling_symmetries
+    from edkit.engine.planning import plan as plan_sector
+    from edkit.engine.solver import DENSE_LIMIT
 
     vals = m.resolve(values)  # bad values fail first, as in solve_sector
     sector = m.sector(N, Sz, **dict(extra or {}))
@@ -175,7 +64,7 @@ def _label_plan(m: Model, values: Mapping[str, object] | None, N: int, Sz: float
     dim = p.dimension
     if dim > LABEL_DIMENSION:
         return [], nev, (f"levels not labelled: sector dimension {dim:,} is above "
-                         f"edkit.labels.LABEL_DIMENSION = {LABEL_DIMENSION:,}; use symmetries='all' "
+                         f"edkit.engine.labels.LABEL_DIMENSION = {LABEL_DIMENSION:,}; use symmetries='all' "
                          "(--blocks all) for block labels")
     if p.path not in ("dense", "sparse"):
         return [], nev, f"levels not labelled: the sector matrix does not fit in memory ({p.path} path)"
@@ -197,16 +86,16 @@ def spectrum(model: str | Model, values: Mapping[str, object] | None = None, *, 
     ``symmetries`` (default ``None``: no lattice symmetry): ``"all"``, a list of labels
     (``"k"``, ``"P"``, ``"Z"``, ``"C"``) or a mapping ``{label: quantum number or None}``; the
     levels are then searched in every block (or the fixed ones) and labelled with their block
-    (``"levels"``, ``"blocks"``, ``"ground_block"``; see :func:`edkit.blocks.block_spectrum`).
+    (``"levels"``, ``"blocks"``, ``"ground_block"``; see :func:`edkit.engine.blocks.block_spectrum`).
 
     By default (``symmetries=None``) the plain ``(N, Sz)`` sector is solved (it holds every block),
     and with ``labels=True`` each level is also labelled with the block that holds it, found from its
-    eigenvector (:func:`edkit.labels.label_levels`, same conventions as the block path):
+    eigenvector (:func:`edkit.engine.labels.label_levels`, same conventions as the block path):
     ``"symmetries"`` (every symmetry that holds here), ``"levels": [{"energy", "block"}]`` and
     ``"ground_block"``. ``"block"`` is ``None`` for a level whose degenerate multiplet was not complete
     among the computed levels (never a guessed label); to make that rare, a Lanczos run computes
-    :data:`edkit.labels.EXTRA_LEVELS` levels beyond ``nev`` and a dense run all of them, and the
-    ``nev`` lowest are reported. Above :data:`edkit.labels.LABEL_DIMENSION` states, or when no
+    :data:`edkit.engine.labels.EXTRA_LEVELS` levels beyond ``nev`` and a dense run all of them, and the
+    ``nev`` lowest are reported. Above :data:`edkit.engine.labels.LABEL_DIMENSION` states, or when no
     symmetry holds, there are no labels and ``"labels_note"`` says why. ``vectors=True`` adds the
     ``nev`` eigenvectors (columns) in the plain sector basis.
 
@@ -229,7 +118,7 @@ def spectrum(model: str | Model, values: Mapping[str, object] | None = None, *, 
                                              else group_degenerate(energies))], "method": eig.method,
     }
     if syms:
-        from edkit.labels import label_levels
+        from edkit.engine.labels import label_levels
 
         levels = label_levels(m, values, space.sector, space, eig.energies, eig.vectors, syms, count=nev,
                               complete=len(eig.energies) == space.dimension)
@@ -243,7 +132,7 @@ def spectrum(model: str | Model, values: Mapping[str, object] | None = None, *, 
 
 
 def _spectrum_blocks(m: Model, values, N, Sz, nev, vectors, extra, symmetries) -> dict:
-    from edkit.blocks import block_spectrum, select_symmetries
+    from edkit.engine.blocks import block_spectrum, select_symmetries
 
     if vectors:
         raise ValueError("eigenvectors are not returned with symmetries (they live in block bases)")
@@ -257,29 +146,6 @@ def _spectrum_blocks(m: Model, values, N, Sz, nev, vectors, extra, symmetries) -
         "symmetries": res["symmetries"], "levels": res["levels"], "ground_block": res["ground_block"],
         "blocks": res["blocks"],
     }
-
-
-def ground_energy(model: Model, values: Mapping[str, object] | None, N: int,
-                  Sz: float | None = None, extra: Mapping[str, float] | None = None,
-                  symmetries: object = None, method: str = "auto") -> float | None:
-    """Ground-state energy in a sector, or ``None`` if the sector has no states.
-
-    With ``symmetries``, the minimum over every block of the symmetries that hold in this sector.
-    Without, the plain sector: dense, stored sparse or (when only that fits) matrix-free.
-    """
-    try:
-        if symmetries is not None:
-            from edkit.blocks import block_spectrum, select_symmetries
-
-            vals = model.resolve(values)
-            sector = model.sector(N, Sz, **dict(extra or {}))
-            sel = select_symmetries(model, vals, sector, symmetries, per_sector=True)
-            res = block_spectrum(model, vals, sector, sel, nev=1)
-            return res["energies"][0] if res["energies"] else None
-        eig, _ = solve_sector(model, values, N, Sz, 1, extra=extra, method=method)
-    except SectorError:
-        return None
-    return float(eig.energies[0])
 
 
 def _lowest_sz(N: int) -> float:
@@ -300,11 +166,11 @@ def _sector_images(model: Model, values: Mapping[str, object]) -> list:
     """Maps ``key -> key`` of sectors with identical spectra, from symmetries of ``H`` (checked).
 
     Spin inversion (``Z``) maps ``(N_up, N_dn)`` to ``(N_dn, N_up)``; particle-hole (``C``) to
-    ``(n_orb - N_up, n_orb - N_dn)``. Each is used only if :func:`edkit.symmetry.holds` confirms
+    ``(n_orb - N_up, n_orb - N_dn)``. Each is used only if :func:`edkit.engine.symmetry.holds` confirms
     ``U H U^-1 = H`` (constants included) and maps the model's constraints onto themselves; sector
     constraints are mapped with the same rule as in the check.
     """
-    from edkit.symmetry import SymmetryError, _map_constraint, holds, make_symmetry
+    from edkit.engine.symmetry import SymmetryError, _map_constraint, holds, make_symmetry
 
     out = []
     n = model.n_orbitals
@@ -356,7 +222,7 @@ def gaps(model: str | Model, values: Mapping[str, object] | None = None, *, N: i
       sector then still uses the stored matrix when it fits.
 
     Blocks: the neutral gap's two levels come from :func:`spectrum`, so where it labels levels
-    (symmetries hold, at most ``edkit.labels.LABEL_DIMENSION`` states) the result also has
+    (symmetries hold, at most ``edkit.engine.labels.LABEL_DIMENSION`` states) the result also has
     ``"levels"`` (``{"energy", "block"}``) and ``"ground_block"``: a neutral gap between two
     momentum or parity blocks is visible as such.
     """
@@ -413,7 +279,7 @@ def gaps(model: str | Model, values: Mapping[str, object] | None = None, *, N: i
     if "neutral_gap" in wanted:
         start = time.perf_counter()
         if symmetries is not None:
-            from edkit.blocks import block_spectrum, select_symmetries
+            from edkit.engine.blocks import block_spectrum, select_symmetries
 
             low = block_spectrum(m, vals, base, select_symmetries(m, vals, base, symmetries, per_sector=True),
                                  nev=2)["energies"]
@@ -506,5 +372,5 @@ def correlations(model: str | Model, values: Mapping[str, object] | None = None,
             "reference": reference, "layers": out}
 
 
-__all__ = ["Sector", "correlations", "gaps", "get_model", "ground_energy", "solve_sector",
-           "spectrum"]
+__all__ = ["GAP_NAMES", "MATRIX_FREE_DIMENSION", "METHODS", "MatrixFreeSpace", "Sector", "correlations",
+           "gaps", "get_model", "ground_energy", "solve_sector", "spectrum"]

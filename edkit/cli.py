@@ -12,12 +12,9 @@ import sys
 from collections.abc import Sequence
 
 from edkit import __version__
+from edkit.core.errors import InputError
 
 EXIT_FAIL, EXIT_INPUT = 1, 2
-
-
-class InputError(ValueError):
-    """Bad command-line input."""
 
 
 #: Names accepted by ``edkit gaps --only`` (the keys of its output).
@@ -230,8 +227,8 @@ def cmd_demo(args) -> int:
 
 def cmd_sweep(args) -> int:
     """Parameter sweep; every finished point is committed to the results store ``--out``."""
-    from edkit.store import StoreError, write_csv, write_hdf5
-    from edkit.sweep import GridError, run_sweep
+    from edkit.workflows.store import StoreError, write_csv, write_hdf5
+    from edkit.workflows.sweep import GridError, run_sweep
 
     try:
         result = run_sweep(
@@ -266,7 +263,7 @@ def cmd_sweep(args) -> int:
 
 def cmd_compare(args) -> int:
     """Compare a DMRG/QMC results file (CSV or JSON) with ED, point by point."""
-    from edkit.compare import CompareError, compare_file
+    from edkit.workflows.compare import CompareError, compare_file
 
     try:
         report = compare_file(args.file, model=args.model, L=args.L, bc=args.bc, atol=args.atol,
@@ -283,9 +280,9 @@ def _block_text(labels: dict) -> str:
 
 
 def cmd_plan(args) -> int:
-    from edkit.blocks import select_symmetries
-    from edkit.planning import memory_limit, plan
-    from edkit.symmetry import resolve, survey
+    from edkit.engine.blocks import select_symmetries
+    from edkit.engine.planning import memory_limit, plan
+    from edkit.engine.symmetry import resolve, survey
 
     model, params = _model(args)
     N, Sz, extra = _sector(args, model)
@@ -313,7 +310,7 @@ def cmd_plan(args) -> int:
              f"  peak              {p.bytes / gib:.2f} GiB of {memory_limit(p.available) / gib:.1f} GiB "
              f"allowed ({p.available / gib:.1f} GiB available)",
              f"  matrix-free       {p.matrix_free_bytes / gib:.2f} GiB, ~{p.matrix_free_seconds:.0f} s "
-             "(edkit.matfree: ground energy by three-vector Lanczos; spectrum/gaps take it for "
+             "(edkit.engine.matfree: ground energy by three-vector Lanczos; spectrum/gaps take it for "
              ">= 100,000 states or when the stored matrix does not fit; no constraints or blocks)",
              f"  time (rough)      build ~{p.build_seconds:.0f} s, Lanczos ~{p.solve_seconds:.0f} s"
              + (f" per block; {p.n_blocks_solved} of {p.n_blocks} blocks solved (k, -k paired): "
@@ -438,10 +435,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from edkit.core.lattice import LatticeError
     from edkit.core.model import ModelError, SectorError
     from edkit.core.params import ParameterError
+    from edkit.engine.planning import TooLargeError
+    from edkit.engine.solver import ConvergenceError
+    from edkit.engine.symmetry import SymmetryError
     from edkit.models import UnknownModelError
-    from edkit.planning import TooLargeError
-    from edkit.solver import ConvergenceError
-    from edkit.symmetry import SymmetryError
 
     args = build_parser().parse_args(argv)
     if getattr(args, "nev", 1) is not None and getattr(args, "nev", 1) < 1:

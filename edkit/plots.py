@@ -1,7 +1,7 @@
 """Plots from a results store: an observable against a parameter, and finite-size extrapolation.
 
-Every function takes a *source*: a results-store path, a :class:`~edkit.store.ResultStore`, a
-:class:`~edkit.sweep.SweepResult`, or a list of tidy rows. Matplotlib is imported only when a
+Every function takes a *source*: a results-store path, a :class:`~edkit.workflows.store.ResultStore`, a
+:class:`~edkit.workflows.sweep.SweepResult`, or a list of tidy rows. Matplotlib is imported only when a
 plot is drawn; the fit itself needs only NumPy.
 """
 
@@ -17,7 +17,7 @@ _META = {"model", "bc", "observable", "edkit_version", "seconds", "finished", "w
 def load_rows(source: Any) -> list[dict[str, Any]]:
     """Tidy rows from a store path, a ``ResultStore``, a ``SweepResult`` or a list of rows."""
     if isinstance(source, (str, os.PathLike)):
-        from edkit.store import ResultStore
+        from edkit.workflows.store import ResultStore
 
         with ResultStore(source) as store:
             return store.rows()

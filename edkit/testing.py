@@ -49,9 +49,9 @@ def sector_spectrum(model: Model, values: Mapping[str, object] | None, n_up: int
     All levels when ``nev`` is ``None`` or the sector is small (dense); otherwise the lowest
     ``nev`` levels by Lanczos.
     """
-    from edkit.backend_quspin import make_space, operator_matrix
     from edkit.core.model import Sector
-    from edkit.solver import DENSE_LIMIT, lowest
+    from edkit.engine.backend_quspin import make_space, operator_matrix
+    from edkit.engine.solver import DENSE_LIMIT, lowest
 
     space = make_space(model, Sector(n_up, n_dn))
     H = operator_matrix(space, model.numeric_terms(values))

@@ -6,10 +6,11 @@ from collections.abc import Mapping
 
 import sympy
 
+from edkit.core.errors import EdkitError
 from mappings.algebra import FermionOperator
 
 
-class FitError(ValueError):
+class FitError(EdkitError, ValueError):
     """The target is not a combination of the basis operators."""
 
 

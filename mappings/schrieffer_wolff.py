@@ -77,6 +77,7 @@ from functools import reduce
 
 import sympy
 
+from edkit.core.errors import EdkitError
 from edkit.core.lattice import Lattice
 from edkit.core.model import Constraint, Model, Term
 from edkit.core.modes import Mode, mode_key
@@ -91,7 +92,7 @@ Config = frozenset  # occupied modes of one cluster
 MAX_CLUSTER_MODES = 8
 
 
-class SchriefferWolffError(ValueError):
+class SchriefferWolffError(EdkitError, ValueError):
     """Bad input to the Schrieffer-Wolff reduction (or a resonant intermediate state)."""
 
 

@@ -15,11 +15,12 @@ import pytest
 import scipy.sparse as sp
 
 import edkit.api
-import edkit.backend_quspin
+import edkit.engine.backend_quspin
+import edkit.engine.solve
 import edkit.models  # noqa: F401  (imported up front so timings measure the refusal only)
 from edkit.cli import main
-from edkit.planning import TooLargeError, check_fits, plan
-from edkit.solver import ConvergenceError, lowest
+from edkit.engine.planning import TooLargeError, check_fits, plan
+from edkit.engine.solver import ConvergenceError, lowest
 
 
 @pytest.fixture
@@ -30,8 +31,8 @@ def no_build(monkeypatch):
         raise AssertionError("a sector was built before the input was refused")
 
     for name in ("make_space", "operator_matrix"):
-        monkeypatch.setattr(edkit.backend_quspin, name, trap)
-        monkeypatch.setattr(edkit.api, name, trap, raising=False)  # names imported into the API
+        monkeypatch.setattr(edkit.engine.backend_quspin, name, trap)
+        monkeypatch.setattr(edkit.engine.solve, name, trap, raising=False)  # names imported there
 
 
 def refused(capsys, *argv: str) -> str:
@@ -241,7 +242,7 @@ def test_plan_is_monotone_and_check_fits_raises():
 
 # ---------------------------------------------------------------------------- Lanczos
 def _hubbard_matrix(L: int = 8):
-    from edkit.backend_quspin import make_space, operator_matrix
+    from edkit.engine.backend_quspin import make_space, operator_matrix
     from edkit.models import build_model
 
     m = build_model("hubbard", L)
@@ -262,7 +263,7 @@ def test_lanczos_non_convergence_raises_with_residual_and_suggestion():
 
 
 def test_cli_reports_non_convergence_with_exit_code_1(capsys, monkeypatch):
-    monkeypatch.setattr(edkit.api, "lowest", functools.partial(lowest, maxiter=1))
+    monkeypatch.setattr(edkit.engine.solve, "lowest", functools.partial(lowest, maxiter=1))
     code = main(["spectrum", "hubbard", "--L", "8", "--nev", "3"])
     out, err = capsys.readouterr()
     assert code == 1

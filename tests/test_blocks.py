@@ -1,4 +1,4 @@
-"""Ground state across symmetry blocks, planning estimates and the CLI (edkit.blocks, planning).
+"""Ground state across symmetry blocks, planning estimates and the CLI (edkit.engine.blocks, planning).
 
 The truth for every block computation is the unsymmetrized spectrum of the same sector (the
 no-symmetry path of the backend): the blocks' levels, put together, must be exactly that spectrum,
@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 
 from edkit.api import gaps, spectrum
-from edkit.backend_quspin import blas_threads, make_space, operator_matrix
-from edkit.blocks import block_spectrum
 from edkit.cli import main
 from edkit.core.model import Sector
+from edkit.engine.backend_quspin import blas_threads, make_space, operator_matrix
+from edkit.engine.blocks import block_spectrum
+from edkit.engine.planning import TooLargeError, check_fits, plan
+from edkit.engine.solver import lowest
+from edkit.engine.symmetry import SymmetryError, resolve
 from edkit.models import build_model
-from edkit.planning import TooLargeError, check_fits, plan
-from edkit.solver import lowest
-from edkit.symmetry import SymmetryError, resolve
 
 
 @pytest.fixture(autouse=True)

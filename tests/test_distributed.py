@@ -11,9 +11,9 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from edkit.distributed import execute_on_client, local_cluster  # noqa: E402
-from edkit.store import ResultStore  # noqa: E402
-from edkit.sweep import compute_point, plan_sweep, run_sweep  # noqa: E402
+from edkit.workflows.distributed import execute_on_client, local_cluster  # noqa: E402
+from edkit.workflows.store import ResultStore  # noqa: E402
+from edkit.workflows.sweep import compute_point, plan_sweep, run_sweep  # noqa: E402
 
 GRID = ["U=0:6:3", "t=1,2"]
 

@@ -1,7 +1,7 @@
-"""Block labels of plain-sector levels (edkit.labels, the default path of edkit.api.spectrum).
+"""Block labels of plain-sector levels (edkit.engine.labels, the default path of edkit.api.spectrum).
 
 Independent truths:
-- the symmetry-block spectra of QuSpin's block bases (:func:`edkit.blocks.block_spectrum`), a second
+- the symmetry-block spectra of QuSpin's block bases (:func:`edkit.engine.blocks.block_spectrum`), a second
   code path that never looks at plain-sector eigenvectors: every block label must hold exactly the
   energies that block holds;
 - free fermions on a ring: the ground-state momenta follow in closed form from filling the
@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 
 from edkit.api import spectrum
-from edkit.backend_quspin import blas_threads, make_space, operator_matrix
-from edkit.blocks import block_spectrum
 from edkit.cli import main
 from edkit.core.model import Sector
-from edkit.labels import label_levels, labelling_symmetries, symmetry_matrix
+from edkit.engine.backend_quspin import blas_threads, make_space, operator_matrix
+from edkit.engine.blocks import block_spectrum
+from edkit.engine.labels import label_levels, labelling_symmetries, symmetry_matrix
 from edkit.models import build_model
 from tests.helpers.models import flux_ring
 
@@ -243,7 +243,7 @@ def test_default_spectrum_keeps_its_keys_and_values():
 
 
 def test_labels_are_skipped_above_the_dimension_limit_and_without_symmetries(monkeypatch):
-    monkeypatch.setattr("edkit.labels.LABEL_DIMENSION", 30)
+    monkeypatch.setattr("edkit.engine.labels.LABEL_DIMENSION", 30)
     big = spectrum("hubbard", {}, N=4, Sz=0, L=4, bc="periodic", nev=2)
     assert "levels" not in big and "dimension 36 is above" in big["labels_note"]
     none = spectrum("hubbard", {}, N=1, Sz=0.5, L=1, nev=1)  # one site, Sz != 0: no symmetry

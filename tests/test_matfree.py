@@ -1,4 +1,4 @@
-"""The compiled matrix-free Hamiltonian (edkit.matfree) against a brute-force Fock construction.
+"""The compiled matrix-free Hamiltonian (edkit.engine.matfree) against a brute-force Fock construction.
 
 The oracle is tests/helpers/fock.py (no code shared with the package): the full matrix of every
 model restricted to the sector; the matrix-free operator must have the same spectrum and be
@@ -12,12 +12,12 @@ import pytest
 import sympy
 from scipy.sparse.linalg import eigsh
 
-from edkit.backend_quspin import blas_threads, make_space, operator_matrix
 from edkit.core.lattice import chain
 from edkit.core.model import Model, ModelError, Sector, Term, density, density_density
 from edkit.core.modes import DN, SPINS, UP, Mode
 from edkit.core.params import Parameter
-from edkit.matfree import MatrixFreeHamiltonian, lanczos_ground_energy
+from edkit.engine.backend_quspin import blas_threads, make_space, operator_matrix
+from edkit.engine.matfree import MatrixFreeHamiltonian, lanczos_ground_energy
 from edkit.models import build_model
 from tests.helpers.fock import fock_spectrum
 

@@ -16,9 +16,9 @@ from edkit.core.lattice import chain
 from edkit.core.model import Model, Sector, density_density
 from edkit.core.modes import DN, UP, Mode
 from edkit.core.params import Parameter
-from edkit.matfree import MatrixFreeHamiltonian, lanczos_ground_energy
+from edkit.engine.matfree import MatrixFreeHamiltonian, lanczos_ground_energy
+from edkit.engine.planning import TooLargeError, plan
 from edkit.models import build_model
-from edkit.planning import TooLargeError, plan
 from tests.helpers.bethe import lieb_wu_ground_state
 from tests.helpers.fock import fock_spectrum
 
@@ -165,9 +165,9 @@ def test_energy_stopping_rule_is_accurate():
 
 
 def test_auto_prefers_matrix_free_ground_energy_for_large_sectors(monkeypatch):
-    import edkit.api as api
+    import edkit.engine.solve as solve
 
-    monkeypatch.setattr(api, "MATRIX_FREE_DIMENSION", 4000)  # 4900 states: "large" for this test
+    monkeypatch.setattr(solve, "MATRIX_FREE_DIMENSION", 4000)  # 4900 states: "large" for this test
     auto = spectrum("hubbard", {"U": 4.0}, N=8, Sz=0, L=8, bc="periodic", labels=False)
     stored = spectrum("hubbard", {"U": 4.0}, N=8, Sz=0, L=8, bc="periodic", labels=False, method="stored")
     assert auto["method"] == "matrix-free" and stored["method"] == "lanczos"
@@ -180,7 +180,7 @@ def test_auto_prefers_matrix_free_ground_energy_for_large_sectors(monkeypatch):
     # constrained models cannot go matrix-free: the stored path, silently
     m = build_model("kbp-eff", 5, "periodic")
     assert plan(m, m.sector(10, 0)).dimension > 2000
-    monkeypatch.setattr(api, "MATRIX_FREE_DIMENSION", 2000)
+    monkeypatch.setattr(solve, "MATRIX_FREE_DIMENSION", 2000)
     assert spectrum(m, {}, N=10, Sz=0, labels=False)["method"] == "lanczos"
 
 
@@ -208,7 +208,7 @@ def test_cli_method_flag(capsys):
 
 
 def test_gaps_report_the_blocks_of_the_two_lowest_levels(capsys):
-    from edkit.blocks import block_spectrum
+    from edkit.engine.blocks import block_spectrum
 
     out = gaps("hubbard", {"U": 4.0}, N=6, L=6, bc="periodic")
     m = build_model("hubbard", 6, "periodic")

@@ -23,15 +23,15 @@ import pytest
 from scipy.optimize import brentq
 
 from edkit.api import gaps, spectrum
-from edkit.backend_quspin import make_space
 from edkit.cli import main
 from edkit.core.lattice import LatticeError
 from edkit.core.model import Sector, SectorError
 from edkit.core.params import ParameterError
+from edkit.engine.backend_quspin import make_space
+from edkit.engine.planning import TooLargeError
 from edkit.models import build_model
 from edkit.models.polarizer import little_chain, polarizer_pair
-from edkit.planning import TooLargeError
-from edkit.stability import charge_states, grid_axis, interaction_vertex, stability_diagram
+from edkit.studies.stability import charge_states, grid_axis, interaction_vertex, stability_diagram
 from edkit.testing import sector_spectrum
 from tests.helpers.fock import fock_spectrum
 
@@ -213,7 +213,7 @@ def test_charge_states_polarization():
 
 
 def test_gate_grid_too_large_is_refused_before_any_work(monkeypatch):
-    import edkit.backend_quspin as backend
+    import edkit.engine.backend_quspin as backend
 
     def boom(*a, **k):
         raise AssertionError("a sector was built before the size check")

@@ -1,7 +1,7 @@
 """Degenerate levels on the Lanczos path: ARPACK alone returns a degenerate level once.
 
 A Krylov space grown from one start vector holds one direction of each degenerate eigenspace;
-``edkit.solver`` adds the missed partners (shift-and-recheck). The truth is a dense diagonalization
+``edkit.engine.solver`` adds the missed partners (shift-and-recheck). The truth is a dense diagonalization
 of the same matrix (LAPACK, a different algorithm) and, for the API, a dense eigvalsh of the QuSpin matrix.
 """
 
@@ -10,9 +10,9 @@ import pytest
 import scipy.sparse.linalg as sla
 
 from edkit.api import spectrum
-from edkit.backend_quspin import make_space, operator_matrix
+from edkit.engine.backend_quspin import make_space, operator_matrix
+from edkit.engine.solver import lowest
 from edkit.models import build_model
-from edkit.solver import lowest
 
 CASES = [  # ring momenta +-K make degenerate pairs
     ("hubbard", 6, 4, {"U": 4.0}),

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from edkit.store import (
+from edkit.workflows.store import (
     ResultStore,
     StoreError,
     StoreMismatchError,
@@ -16,7 +16,7 @@ from edkit.store import (
     read_hdf5,
     write_csv,
 )
-from edkit.sweep import run_sweep
+from edkit.workflows.sweep import run_sweep
 
 
 def _record(key: str = "pabc", energy: float = -1.0, model: str = "hubbard") -> dict:

@@ -23,7 +23,7 @@ import pytest
 from edkit.cli import main
 from edkit.core.params import ParameterError
 from edkit.models import UnknownModelError
-from edkit.sweep import (
+from edkit.workflows.sweep import (
     GridError,
     compute_point,
     execute_local,

@@ -1,4 +1,4 @@
-"""Symmetry declarations, validity checks and block labels (edkit.symmetry).
+"""Symmetry declarations, validity checks and block labels (edkit.engine.symmetry).
 
 Independent truths used here:
 - a brute-force Fock-space construction of each symmetry operator (written in this file from its
@@ -14,11 +14,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from edkit.backend_quspin import make_space, operator_matrix
 from edkit.core.model import Sector
 from edkit.core.modes import DN, UP, Mode
-from edkit.models import build_model
-from edkit.symmetry import (
+from edkit.engine.backend_quspin import make_space, operator_matrix
+from edkit.engine.symmetry import (
     SymmetryError,
     check_symmetry,
     enumerate_blocks,
@@ -30,6 +29,7 @@ from edkit.symmetry import (
     survey,
     translation,
 )
+from edkit.models import build_model
 from tests.helpers.fock import fock_matrix, sector_indices
 from tests.helpers.models import flux_ring
 
@@ -37,7 +37,7 @@ from tests.helpers.models import flux_ring
 @pytest.fixture(autouse=True)
 def _one_blas_thread():
     """Dense eigh of the oracle runs single-threaded (threaded OpenBLAS is 7-37x slower under load)."""
-    from edkit.backend_quspin import blas_threads
+    from edkit.engine.backend_quspin import blas_threads
 
     with blas_threads(1):
         yield

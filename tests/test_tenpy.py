@@ -23,9 +23,9 @@ import pytest
 
 from edkit.api import correlations, spectrum
 from edkit.cli import main
-from edkit.compare import CompareError, compare_file
 from edkit.core import operators as ops
 from edkit.models import build_model
+from edkit.workflows.compare import CompareError, compare_file
 
 
 def dimer(U: float, t: float = 1.0) -> dict:
@@ -131,7 +131,7 @@ def _sector_levels(export, model, N, Sz):
 ])
 def test_exported_operator_has_the_full_quspin_spectrum(name, L, bc, N, Sz, values):
     pytest.importorskip("tenpy")
-    from edkit.tenpy_export import to_tenpy
+    from edkit.engine.tenpy_export import to_tenpy
 
     m = build_model(name, L, bc)
     levels = _sector_levels(to_tenpy(m, values), m, N, Sz)
@@ -143,7 +143,7 @@ def test_exported_operator_has_the_full_quspin_spectrum(name, L, bc, N, Sz, valu
 @pytest.mark.parametrize("name, N, Sz", [("kbp-eff", 4, 0.0), ("kondo", 2, 0.0), ("kondo", 1, 0.5)])
 def test_constraints_become_a_penalty_above_every_allowed_level(name, N, Sz):
     pytest.importorskip("tenpy")
-    from edkit.tenpy_export import product_state, to_tenpy
+    from edkit.engine.tenpy_export import product_state, to_tenpy
 
     m = build_model(name, 2, "open")
     export = to_tenpy(m, {})
@@ -159,7 +159,7 @@ def test_constraints_become_a_penalty_above_every_allowed_level(name, N, Sz):
 
 def test_dmrg_on_the_bilayer_agrees_with_ed():
     pytest.importorskip("tenpy")
-    from edkit.tenpy_export import dmrg_ground_state, mps_order
+    from edkit.engine.tenpy_export import dmrg_ground_state, mps_order
 
     m = build_model("kbp", 3, "open")
     values = {"U": 4.0, "t_perp": 0.5, "t_m": 1.0}

@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 import sympy
 
-from edkit import drag
 from edkit.api import gaps, solve_sector
 from edkit.cli import main as cli_main
 from edkit.core.model import SectorError
 from edkit.core.params import ParameterError
-from edkit.drag import DegenerateGroundStateError, drude_weights
 from edkit.models import MODELS, build_model
 from edkit.models.two_wire import two_wire
-from edkit.two_wire_observables import (
+from edkit.studies import drag
+from edkit.studies.drag import DegenerateGroundStateError, drude_weights
+from edkit.studies.two_wire import (
     binding_energies,
     density_mismatch,
     secondary_filling,

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from edkit.core.errors import EdkitError
+
 Orbital = tuple[str, int]
 Bond = tuple[Orbital, Orbital]
 
 
-class LatticeError(ValueError):
+class LatticeError(EdkitError, ValueError):
     """A lattice that cannot be built (bad size or boundary condition)."""
 
 

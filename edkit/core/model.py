@@ -1,7 +1,7 @@
 """The neutral model: modes, terms with sympy coefficients, parameters, constraints, sectors.
 
 A :class:`Model` is the single definition that both the symbolic layer (``mappings``) and the
-numeric layer (``edkit.backend_quspin``) read. Nothing here imports QuSpin.
+numeric layer (``edkit.engine.backend_quspin``) read. Nothing here imports QuSpin.
 """
 
 from __future__ import annotations
@@ -12,17 +12,18 @@ from dataclasses import dataclass, field
 
 import sympy
 
+from edkit.core.errors import EdkitError
 from edkit.core.lattice import Lattice
 from edkit.core.modes import DN, SPINLESS, UP, Mode
 from edkit.core.params import Parameter, ParameterError, parse_number, resolve_parameters
 from edkit.core.words import Word, adjoint_word, normal_order
 
 
-class ModelError(ValueError):
+class ModelError(EdkitError, ValueError):
     """A model that is inconsistent (not Hermitian, unknown modes, bad sector)."""
 
 
-class SectorError(ValueError):
+class SectorError(EdkitError, ValueError):
     """A symmetry sector with no states, or sector names the model does not have."""
 
 
@@ -58,6 +59,35 @@ class Sector:
     constraints: tuple[Constraint, ...] = ()
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a model family declares about itself; the engine, observables and CLI read it.
+
+    Nothing outside a model's factory may dispatch on ``model.name``: family-specific code asks the
+    capabilities instead.
+
+    Attributes
+    ----------
+    family
+        Family name for family-specific code (``"hubbard"``, ``"bilayer"``, ``"polarizer"``,
+        ``"two-wire"``, ...); ``""`` for a model built by hand.
+    symmetries
+        ``{label: condition}`` for the lattice symmetries the family has (``"k"``, ``"P"``, ``"Z"``,
+        ``"C"``), in words for users (``edkit plan``). Documentation only: the check on the terms
+        (:mod:`edkit.engine.symmetry`) decides whether a symmetry holds for given values.
+    space
+        A special numeric space the family needs (e.g. ``"two-wire-product"``), or ``None`` for
+        the plain Fock sector.
+    observables
+        Names of family observables (registered in :mod:`edkit.observables`) this model offers.
+    """
+
+    family: str = ""
+    symmetries: Mapping[str, str] = field(default_factory=dict)
+    space: str | None = None
+    observables: tuple[str, ...] = ()
+
+
 @dataclass
 class Model:
     """A lattice Hamiltonian written once.
@@ -82,6 +112,8 @@ class Model:
         are one fermion per site with ``N`` counting conduction electrons only).
     doc
         Hamiltonian and conventions (shown by ``edkit models``).
+    capabilities
+        What the family declares about itself (:class:`Capabilities`).
     """
 
     name: str
@@ -95,6 +127,7 @@ class Model:
     sector_names: tuple[str, ...] = ()
     sector_fn: Callable[..., Sector] | None = field(default=None, repr=False)
     default_sector: dict[str, float] = field(default_factory=dict)
+    capabilities: Capabilities = field(default_factory=Capabilities)
     _checked: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:

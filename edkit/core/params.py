@@ -13,10 +13,12 @@ from dataclasses import dataclass
 
 import sympy
 
+from edkit.core.errors import EdkitError
+
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
-class ParameterError(ValueError):
+class ParameterError(EdkitError, ValueError):
     """Unknown parameter name or a value that is not a finite number."""
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from edkit.core.errors import EdkitError
 from edkit.core.model import Model
 from edkit.models.anderson import anderson_lattice
 from edkit.models.hubbard import hubbard_chain
@@ -24,7 +25,7 @@ MODELS: dict[str, Callable[..., Model]] = {
 }
 
 
-class UnknownModelError(KeyError):
+class UnknownModelError(EdkitError, LookupError):
     """A model name that is not in the registry."""
 
     def __str__(self) -> str:

@@ -75,7 +75,7 @@ def polarizer_pair(L: int | None = None, bc: str = "open", *, leads: bool = Fals
     - Effective interaction (pair binding at ``N = 0``):
       :math:`W_{eff} = E(2) + E(0) - 2E(1)` at equal gates, printed as ``pair_binding`` by
       ``edkit gaps hamo --sector N=0``; see :mod:`mappings.polarizer` for its strong-coupling
-      form and :mod:`edkit.stability` for the charge stability diagram over ``eps_L, eps_R``.
+      form and :mod:`edkit.studies.stability` for the charge stability diagram over ``eps_L, eps_R``.
     - Every parameter may take any finite real value (the derivations hold for all signs);
       non-finite values are refused.
 

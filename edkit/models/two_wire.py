@@ -4,7 +4,7 @@ The lattice version of the primary/secondary setup of Shavit and Oreg (2020) (pa
 spinful wire from its density-density coupling to a strongly correlated spinless wire), and of
 the two-wire Coulomb-drag geometry (Dmitriev, Gornyi and Polyakov). Each wire can be threaded
 by its own flux (``phi_1``, ``phi_2``), so the ground-state energy curvature gives the Drude
-weights and the mixed (drag) weight (see :mod:`edkit.drag`).
+weights and the mixed (drag) weight (see :mod:`edkit.studies.drag`).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def two_wire(L: int, bc: str = "open") -> Model:
       Default sector when none is given: ``N = L`` (half-filled primary), ``N_s = L // 2``.
     - ``mu_s`` only shifts the energy of a fixed-``N_s`` sector by :math:`-\mu_s N_s`; it
       matters when sectors of different ``N_s`` are compared (grand canonical secondary wire,
-      :func:`edkit.two_wire_observables.secondary_filling`).
+      :func:`edkit.studies.two_wire.secondary_filling`).
     - ``V > 0`` is repulsive. Paper conventions: the primary wire of Shavit and Oreg is this
       ``t, U, V_p`` wire, their secondary wire is ``t_s, V_s, mu_s``, their capacitive
       coupling :math:`V \rho_{sec}(\rho_\uparrow + \rho_\downarrow)` is the on-rung ``V``

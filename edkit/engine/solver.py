@@ -15,12 +15,13 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as sla
 
-from edkit.threads import blas_threads
+from edkit.core.errors import EdkitError
+from edkit.engine.threads import blas_threads
 
 DENSE_LIMIT = 2000
 
 
-class ConvergenceError(RuntimeError):
+class ConvergenceError(EdkitError, RuntimeError):
     """Lanczos did not converge; carries the largest residual norm."""
 
 

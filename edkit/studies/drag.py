@@ -49,10 +49,11 @@ import numpy as np
 import scipy.sparse as sp
 import sympy
 
-from edkit.backend_quspin import make_space, operator_matrix
+from edkit.core.errors import EdkitError
 from edkit.core.model import Model
 from edkit.core.params import ParameterError
-from edkit.solver import lowest
+from edkit.engine.backend_quspin import make_space, operator_matrix
+from edkit.engine.solver import lowest
 
 FD_STEP = 1e-2
 DEFAULT_FLUXES = ("phi_1", "phi_2")
@@ -66,7 +67,7 @@ DENSE_LIMIT = 200
 CG_RTOL = 1e-10
 
 
-class DegenerateGroundStateError(ValueError):
+class DegenerateGroundStateError(EdkitError, ValueError):
     """The ground state is degenerate at the evaluation flux: the curvature is undefined."""
 
 
@@ -77,17 +78,17 @@ def matrix_builder(model: Model, N: int, Sz: float | None,
                    extra: Mapping[str, float] | None = None) -> tuple[MatrixBuilder, int]:
     """A function compiling numeric canonical terms into the sector's matrix, and its dimension.
 
-    The two-wire model uses the tensor-product path of :mod:`edkit.two_wire_observables`;
+    The two-wire model uses the tensor-product path of :mod:`edkit.studies.two_wire`;
     other models the generic backend path.
     """
     extra = dict(extra or {})
     sector = model.sector(N, Sz, **extra)  # validates every sector name and value first
     if model.name == "two-wire":
-        from edkit.two_wire_observables import tensor_space
+        from edkit.studies.two_wire import tensor_space
 
         space = tensor_space(model, N, Sz, extra.get("N_s"))
         return space.matrix, space.dimension
-    from edkit.planning import check_fits
+    from edkit.engine.planning import check_fits
 
     check_fits(model, sector)
     gspace = make_space(model, sector)
@@ -207,7 +208,7 @@ def _apply_resolvent(H: sp.spmatrix, psi0: np.ndarray, e0: float, rhs: np.ndarra
         coeff = np.where(mask, coeff / np.where(mask, denom, 1.0), 0.0)
         y = v @ coeff
     else:
-        # imported here, after edkit.backend_quspin has set the thread variables: importing
+        # imported here, after edkit.engine.backend_quspin has set the thread variables: importing
         # scipy.sparse.linalg loads scipy's OpenBLAS, which reads them once
         import scipy.sparse.linalg as sla
 

@@ -50,6 +50,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from edkit.core.errors import EdkitError
 from edkit.core.lattice import LatticeError, bipartite_signs
 from edkit.core.model import Constraint, Model, Sector
 from edkit.core.modes import Mode, flip_spin
@@ -87,7 +88,7 @@ DECLARED: dict[str, dict[str, str]] = {
 TOL = 1e-10
 
 
-class SymmetryError(ValueError):
+class SymmetryError(EdkitError, ValueError):
     """A requested symmetry that does not hold, or a block label that does not exist."""
 
 

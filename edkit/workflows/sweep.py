@@ -2,7 +2,7 @@
 
 A sweep is the Cartesian product of parameter values (and of sizes ``L``) for one model, one
 sector rule and one or more observables. Every finished point is committed atomically to a
-results store (:mod:`edkit.store`, one SQLite file), so a sweep that dies keeps every point it
+results store (:mod:`edkit.workflows.store`, one SQLite file), so a sweep that dies keeps every point it
 finished and a re-run computes only the points that are missing.
 
 Grid syntax (command line ``--param NAME=SPEC`` and the Python API)
@@ -32,7 +32,7 @@ By default points run in worker processes (``spawn``), as many as usable cores b
 than pending points, and each worker gets ``cores // workers`` BLAS/OpenMP threads (the
 ``OMP_NUM_THREADS``-style variables are set before NumPy loads), so the machine is not
 oversubscribed. ``workers=1`` computes in the calling process. Results are written by the
-calling process only (one writer). For Dask clusters see :mod:`edkit.distributed`.
+calling process only (one writer). For Dask clusters see :mod:`edkit.workflows.distributed`.
 
 This module imports no NumPy/QuSpin at import time (workers must set thread variables first).
 """
@@ -53,6 +53,8 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
+from edkit.core.errors import EdkitError
+
 OBSERVABLES = ("energy", "spectrum", "gaps", "correlations")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "BLIS_NUM_THREADS")
@@ -62,7 +64,7 @@ _COUNT = re.compile(r"^\+?\d+$")
 MAX_POINTS = 1_000_000
 
 
-class GridError(ValueError):
+class GridError(EdkitError, ValueError):
     """A malformed value, range or grid."""
 
 
@@ -251,8 +253,8 @@ def plan_sweep(model: str, L: str | int | Sequence[int], params: Mapping[str, ob
     GridError, ParameterError, SectorError, LatticeError, UnknownModelError
         With a message naming the bad piece.
     """
+    from edkit.engine.planning import check_fits
     from edkit.models import build_model
-    from edkit.planning import check_fits
 
     sizes = parse_sizes(L)
     grid = parse_grid(params)
@@ -540,7 +542,7 @@ def run_sweep(model: str, L: str | int | Sequence[int], params: Mapping[str, obj
         Results store (SQLite file). Finished points there are skipped; every new point is
         committed as soon as it finishes. ``None`` keeps results in memory only.
     migrate
-        Adopt a store written by another edkit version (see :class:`edkit.store.ResultStore`).
+        Adopt a store written by another edkit version (see :class:`edkit.workflows.store.ResultStore`).
     workers, threads
         Local worker processes (default: usable cores, capped by the pending points; ``1`` runs
         in this process) and BLAS threads per worker (default ``cores // workers``).
@@ -576,7 +578,7 @@ def run_sweep(model: str, L: str | int | Sequence[int], params: Mapping[str, obj
     store = None
     done: dict[str, dict] = {}
     if out is not None:
-        from edkit.store import ResultStore
+        from edkit.workflows.store import ResultStore
 
         store = ResultStore(out, model=model, version=__version__, migrate=migrate)
         wanted = {t["key"] for t in sweep.tasks}
@@ -600,7 +602,7 @@ def run_sweep(model: str, L: str | int | Sequence[int], params: Mapping[str, obj
 
     try:
         if scheduler or local_cluster:
-            from edkit.distributed import run_on_dask
+            from edkit.workflows.distributed import run_on_dask
 
             run_on_dask(pending, on_record, scheduler=scheduler, n_workers=cluster_workers,
                         threads=threads, retries=retries, on_failure=on_failure)

@@ -2,18 +2,18 @@
 
 A ground state or gap computed in one momentum or parity block is wrong when the true ground state
 sits in another block. :func:`block_spectrum` therefore enumerates **every** block of the requested
-symmetries (:func:`edkit.symmetry.enumerate_blocks`), diagonalizes each, and merges the levels,
+symmetries (:func:`edkit.engine.symmetry.enumerate_blocks`), diagonalizes each, and merges the levels,
 labelling each level with the block that holds it.
 
-- Every symmetry is checked on the model's terms first (:func:`edkit.symmetry.resolve`); a symmetry
+- Every symmetry is checked on the model's terms first (:func:`edkit.engine.symmetry.resolve`); a symmetry
   that does not hold is refused with the reason, before anything is built.
-- The memory of the largest block is estimated before building (:mod:`edkit.planning`); a block that
+- The memory of the largest block is estimated before building (:mod:`edkit.engine.planning`); a block that
   will not fit is refused with numbers.
 - For a real Hamiltonian, complex conjugation maps momentum ``K`` onto ``-K`` with the same
   spectrum, so blocks ``k = m`` and ``k = L - m`` are solved once (``conjugate_pairs=True``,
   reported as ``"mirror_of"``). This is an exact identity; the tests check it by recombination.
 - Blocks with no states (possible for small clusters) are listed with dimension 0.
-- OpenBLAS runs single-threaded while blocks are solved (:func:`edkit.backend_quspin.blas_threads`;
+- OpenBLAS runs single-threaded while blocks are solved (:func:`edkit.engine.backend_quspin.blas_threads`;
   ``EDKIT_BLAS_THREADS`` overrides): on the shared 2-core machines a threaded dense ``eigh`` was
   up to 37x slower under load, ARPACK 12x.
 """
@@ -27,8 +27,8 @@ from collections.abc import Callable, Iterable, Mapping
 import numpy as np
 
 from edkit.core.model import Model, Sector, SectorError
-from edkit.solver import group_degenerate, lowest
-from edkit.symmetry import Block, Symmetry, SymmetryError, enumerate_blocks, resolve
+from edkit.engine.solver import group_degenerate, lowest
+from edkit.engine.symmetry import Block, Symmetry, SymmetryError, enumerate_blocks, resolve
 
 PROGRESS_DIMENSION = 200_000
 
@@ -82,8 +82,8 @@ def block_spectrum(model: Model, values: Mapping[str, object] | None, sector: Se
     TooLargeError
         The largest block would not fit in memory (with the estimate).
     """
-    from edkit.backend_quspin import blas_threads
-    from edkit.planning import check_fits
+    from edkit.engine.backend_quspin import blas_threads
+    from edkit.engine.planning import check_fits
 
     vals = model.resolve(values)
     if isinstance(symmetries, str):
@@ -105,7 +105,7 @@ def block_spectrum(model: Model, values: Mapping[str, object] | None, sector: Se
 
 def _solve_blocks(model: Model, sector: Sector, blocks: list[Block], terms, nev: int, seed: int,
                   mirror: bool, progress) -> list[dict]:
-    from edkit.backend_quspin import make_space, operator_matrix
+    from edkit.engine.backend_quspin import make_space, operator_matrix
 
     L = model.lattice.L
     solved: dict[tuple, dict] = {}
@@ -195,7 +195,7 @@ def select_symmetries(model: Model, values: Mapping[str, object] | None, sector:
     SymmetryError
         Unknown label, or a symmetry that does not hold (with the reason).
     """
-    from edkit.symmetry import (
+    from edkit.engine.symmetry import (
         backend_supported,
         candidates,
         check_symmetry,

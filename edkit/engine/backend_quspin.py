@@ -14,9 +14,9 @@ Mapping of conventions
 - Spinless models use ``spinless_fermion_basis_general(n_orbitals, Nf=N)``.
 - Occupation constraints (p sites empty/doubled, localized spins) are imposed by restricting the
   sector basis to the allowed states; the Hamiltonian conserves them (checked).
-- Symmetry blocks (``make_space(model, sector, block)``, block from :mod:`edkit.symmetry`) use
+- Symmetry blocks (``make_space(model, sector, block)``, block from :mod:`edkit.engine.symmetry`) use
   QuSpin's ``(map, q)`` blocks; the map conventions (momentum sign, particle-hole signs) are in
-  :func:`edkit.symmetry.quspin_blocks`. Constraints are imposed on the block's representative
+  :func:`edkit.engine.symmetry.quspin_blocks`. Constraints are imposed on the block's representative
   states, read from QuSpin's state integers (spin-up orbital ``k`` is bit ``2n-1-k``, spin-down
   bit ``n-1-k``).
 - :func:`blas_threads` pins OpenBLAS threads around eigensolves (measured 7-37x faster here).
@@ -44,7 +44,7 @@ from quspin.operators import hamiltonian  # noqa: E402
 from edkit.core.model import Model, ModelError, Sector, SectorError  # noqa: E402
 from edkit.core.modes import DN, UP  # noqa: E402
 from edkit.core.words import Word  # noqa: E402
-from edkit.threads import blas_threads  # noqa: E402,F401  (re-exported)
+from edkit.engine.threads import blas_threads  # noqa: E402,F401  (re-exported)
 
 
 @dataclass
@@ -63,7 +63,7 @@ class SectorSpace:
     sector: Sector
     basis: object
     keep: np.ndarray | None
-    block: object | None = None  # an edkit.symmetry.Block, or None (no lattice symmetry)
+    block: object | None = None  # an edkit.engine.symmetry.Block, or None (no lattice symmetry)
     simple: bool = True  # QuSpin "simple" operator strings ("up|dn"); False with particle-hole
 
     @property
@@ -98,8 +98,8 @@ def make_space(model: Model, sector: Sector, block=None) -> SectorSpace:
     Parameters
     ----------
     block
-        Optional :class:`edkit.symmetry.Block` (symmetries already checked on the model with
-        :func:`edkit.symmetry.resolve`): the basis is then QuSpin's symmetry-reduced basis of that
+        Optional :class:`edkit.engine.symmetry.Block` (symmetries already checked on the model with
+        :func:`edkit.engine.symmetry.resolve`): the basis is then QuSpin's symmetry-reduced basis of that
         block, and constraints are imposed on its representative states (the checked symmetries map
         the constraints onto themselves, so a whole orbit is kept or dropped).
 
@@ -136,7 +136,7 @@ def make_space(model: Model, sector: Sector, block=None) -> SectorSpace:
 
 
 def _make_block_space(model: Model, sector: Sector, block) -> SectorSpace:
-    from edkit.symmetry import quspin_blocks
+    from edkit.engine.symmetry import quspin_blocks
 
     n = model.n_orbitals
     blocks, simple = quspin_blocks(model, block)

@@ -4,28 +4,28 @@ A plain sector contains every symmetry block, so its lowest levels are the true 
 it does not say is which block (momentum, parity, ...) holds each of them. :func:`label_levels`
 answers that from the eigenvectors: every symmetry that holds here is applied to them as a signed
 permutation of the sector's basis states, and each level is given the quantum numbers of its
-eigenvector, in exactly the format and conventions of :func:`edkit.blocks.block_spectrum`
-(:meth:`edkit.symmetry.Block.describe`, e.g. ``{"k": 2, "K_over_pi": 1.0, "Z": -1}``).
+eigenvector, in exactly the format and conventions of :func:`edkit.engine.blocks.block_spectrum`
+(:meth:`edkit.engine.symmetry.Block.describe`, e.g. ``{"k": 2, "K_over_pi": 1.0, "Z": -1}``).
 
 Conventions
 -----------
-- Operators are those of :mod:`edkit.symmetry`: a permutation symmetry acts as
+- Operators are those of :mod:`edkit.engine.symmetry`: a permutation symmetry acts as
   :math:`U c^\\dagger_a U^{-1} = c^\\dagger_{\\pi(a)}` with :math:`U|0\\rangle = |0\\rangle`;
   particle-hole as :math:`U c^\\dagger_a U^{-1} = \\epsilon_a c_a` with
   :math:`U|0\\rangle = |\\mathrm{full}\\rangle = c^\\dagger_0 c^\\dagger_1\\cdots|0\\rangle` (modes in
   the Jordan-Wigner order), which is an involution (:math:`U^2 = 1`) on the half-filled sectors
   where it is a symmetry.
-- Basis states are those of :func:`edkit.backend_quspin.make_space` (no block): a state integer has
+- Basis states are those of :func:`edkit.engine.backend_quspin.make_space` (no block): a state integer has
   Jordan-Wigner mode ``j`` (spin-up orbitals, then spin-down) at bit ``M-1-j`` (``M`` modes), and
   :math:`|s\\rangle = c^\\dagger_{a_1} c^\\dagger_{a_2}\\cdots|0\\rangle` with :math:`a_1 < a_2 <\\dots`.
 - Quantum numbers: ``k = m`` where :math:`T|\\psi\\rangle = e^{-2\\pi i m/L}|\\psi\\rangle`; ``P``,
   ``Z``, ``C`` are the ``+1``/``-1`` eigenvalues. ``P`` is given only at ``K = 0`` and ``K = pi``
   when translation holds (elsewhere it does not commute with ``T``), as in
-  :func:`edkit.symmetry.enumerate_blocks`.
+  :func:`edkit.engine.symmetry.enumerate_blocks`.
 
 Degenerate levels
 -----------------
-Levels are grouped as in :func:`edkit.solver.group_degenerate` (relative tolerance 1e-8). Inside a
+Levels are grouped as in :func:`edkit.engine.solver.group_degenerate` (relative tolerance 1e-8). Inside a
 group the commuting symmetries are diagonalized together (``k``, then ``P`` within ``K = 0, pi``,
 then ``Z``, then ``C``), so each level of a multiplet gets a definite block (a ``K``, ``-K`` pair gets
 two labels). A group is labelled only if its span is mapped onto itself by every symmetry
@@ -43,8 +43,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from edkit.core.model import Model, Sector
-from edkit.solver import group_degenerate
-from edkit.symmetry import Block, Symmetry
+from edkit.engine.solver import group_degenerate
+from edkit.engine.symmetry import Block, Symmetry
 
 #: Sector dimension above which the default spectrum is not labelled; use ``symmetries="all"`` there.
 #: Labelling needs eigenvectors, :data:`EXTRA_LEVELS` more Lanczos levels and the symmetry maps: measured
@@ -54,7 +54,7 @@ LABEL_DIMENSION = 50_000
 EXTRA_LEVELS = 8
 #: Largest residual :math:`\|UV - V(V^\dagger U V)\|` of a labelled multiplet span ``V``.
 INVARIANCE_TOL = 1e-6
-#: Relative tolerance for grouping degenerate levels (as :func:`edkit.solver.group_degenerate`).
+#: Relative tolerance for grouping degenerate levels (as :func:`edkit.engine.solver.group_degenerate`).
 DEGENERACY_TOL = 1e-8
 
 
@@ -63,10 +63,10 @@ def labelling_symmetries(model: Model, values: Mapping[str, object] | None, sect
     """The symmetries used to label levels: every one that holds for these values and this sector.
 
     The same set (and order ``k, P, Z, C``) as ``block_spectrum(..., "all")``: each candidate is
-    checked on the model's terms, constraints and sector by :func:`edkit.blocks.select_symmetries`.
+    checked on the model's terms, constraints and sector by :func:`edkit.engine.blocks.select_symmetries`.
     """
-    from edkit.blocks import select_symmetries
-    from edkit.symmetry import resolve
+    from edkit.engine.blocks import select_symmetries
+    from edkit.engine.symmetry import resolve
 
     vals = model.resolve(values)
     return resolve(model, vals, sector, select_symmetries(model, vals, sector, "all"))
@@ -83,10 +83,10 @@ def symmetry_matrix(model: Model, space, sym: Symmetry) -> sp.csr_matrix:
     Parameters
     ----------
     space
-        A :class:`edkit.backend_quspin.SectorSpace` without a block (constrained states allowed;
+        A :class:`edkit.engine.backend_quspin.SectorSpace` without a block (constrained states allowed;
         a checked symmetry maps the kept states onto themselves).
     sym
-        A symmetry that maps the sector onto itself (checked with :func:`edkit.symmetry.holds`).
+        A symmetry that maps the sector onto itself (checked with :func:`edkit.engine.symmetry.holds`).
 
     Returns
     -------
@@ -230,7 +230,7 @@ def label_levels(model: Model, values: Mapping[str, object] | None, sector: Sect
     model, values, sector
         The model, its parameter values and the sector the levels belong to.
     space
-        The plain sector space (:func:`edkit.backend_quspin.make_space` without a block) of
+        The plain sector space (:func:`edkit.engine.backend_quspin.make_space` without a block) of
         ``vectors``.
     energies, vectors
         Ascending eigenvalues and the matching eigenvector columns (the lowest levels of the sector).
@@ -247,7 +247,7 @@ def label_levels(model: Model, values: Mapping[str, object] | None, sector: Sect
     -------
     list of dict
         ``[{"energy", "block"}]`` for the first ``count`` levels; ``block`` is
-        :meth:`edkit.symmetry.Block.describe` (``{"k", "K_over_pi", "P", "Z", "C"}`` for the
+        :meth:`edkit.engine.symmetry.Block.describe` (``{"k", "K_over_pi", "P", "Z", "C"}`` for the
         symmetries used), or ``None`` for a level of a multiplet whose partners were not all computed.
     """
     energies = np.asarray(energies, dtype=float)

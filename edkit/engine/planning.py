@@ -10,6 +10,7 @@ from math import comb
 import numpy as np
 import sympy
 
+from edkit.core.errors import EdkitError
 from edkit.core.model import Model, Sector
 from edkit.core.modes import UP
 
@@ -17,7 +18,7 @@ BYTES_PER_NONZERO = 8 + 4  # float64 value + int32 column index
 BUILD_OVERHEAD = 3.0  # COO triplets and the CSR copy coexist while QuSpin builds
 
 
-class TooLargeError(MemoryError):
+class TooLargeError(EdkitError, MemoryError):
     """The requested sector would not fit in memory."""
 
 
@@ -28,7 +29,7 @@ class Plan:
     ``dimension`` is the number of states diagonalized (after constraints; per block when
     symmetries are given), ``built_dimension`` the basis QuSpin builds before constraints,
     ``nonzeros`` the stored matrix elements, ``bytes`` the estimated peak memory of the path.
-    ``matrix_free_possible``: :mod:`edkit.matfree` applies here (no constraints, no symmetry
+    ``matrix_free_possible``: :mod:`edkit.engine.matfree` applies here (no constraints, no symmetry
     blocks, at most 24 orbitals) and its vectors fit in memory.
     """
 
@@ -190,7 +191,7 @@ def plan(model: Model, sector: Sector, n_vectors: int = 40, symmetries: Sequence
     dimension is the number of sector states that satisfy the constraints (generating functions);
     every distinct off-diagonal action of the Hamiltonian's words (the modes it empties and fills)
     contributes the number of states on which it can act, and the diagonal one entry per state. With
-    lattice ``symmetries`` (checked :class:`edkit.symmetry.Symmetry` objects) dimension and non-zeros
+    lattice ``symmetries`` (checked :class:`edkit.engine.symmetry.Symmetry` objects) dimension and non-zeros
     are divided by the order of the largest block's group (blocks of one group are about equal in
     size; momentum blocks at K != 0, pi carry no parity, so with ``k`` and ``P`` the largest blocks
     are twice the K = 0 ones).
@@ -200,7 +201,7 @@ def plan(model: Model, sector: Sector, n_vectors: int = 40, symmetries: Sequence
     ``n_vectors`` vectors; peak = basis + max(build, matrix + vectors).
 
     Paths: ``dense`` up to ``dense_limit`` states, ``sparse`` (stored matrix, Lanczos) when the peak
-    fits in the available memory; otherwise ``matrix-free`` when :mod:`edkit.matfree` applies (no
+    fits in the available memory; otherwise ``matrix-free`` when :mod:`edkit.engine.matfree` applies (no
     constraints, no blocks, <= 24 orbitals) and its four vectors fit (``bytes_matrix_free``; measured
     0.3-0.6x the stored matvec time, ground energy by three-vector Lanczos), else ``too-large``.
     The high-level API (:mod:`edkit.api`) takes the matrix-free path by itself for ground energies
@@ -250,7 +251,7 @@ def plan(model: Model, sector: Sector, n_vectors: int = 40, symmetries: Sequence
         path = "sparse"
     else:
         path = "too-large"
-    # edkit.matfree: four vectors, small tables; unconstrained models, no symmetry blocks
+    # edkit.engine.matfree: four vectors, small tables; unconstrained models, no symmetry blocks
     free = 4 * dim * value + (2 ** (n + 4) if n <= 24 else 0)
     free_ok = (not symmetries and not (model.constraints or sector.constraints) and n <= 24
                and free <= memory_limit(avail))
@@ -278,7 +279,7 @@ def _count_blocks(symmetries: Sequence) -> tuple[int, int]:
     """Blocks of the symmetries, and how many are solved when k and -k are paired (real H)."""
     if not symmetries:
         return 1, 1
-    from edkit.symmetry import enumerate_blocks
+    from edkit.engine.symmetry import enumerate_blocks
 
     blocks = enumerate_blocks(list(symmetries))
     solved = 0
@@ -329,7 +330,7 @@ def check_fits(model: Model, sector: Sector, fraction: float = 0.8, symmetries: 
                     "dimension by their group order: see `edkit plan`")
         if p.path == "matrix-free":
             hint += (f"; the matrix-free ground energy fits (~{p.matrix_free_bytes / 2**30:.1f} GiB): "
-                     "edkit.matfree.lanczos_ground_energy(MatrixFreeHamiltonian(...))")
+                     "edkit.engine.matfree.lanczos_ground_energy(MatrixFreeHamiltonian(...))")
         raise TooLargeError(
             f"{model.name} L={model.lattice.L} sector (N_up={sector.n_up}, N_dn={sector.n_dn}) "
             f"is too large: {p.describe()}; refusing to build (limit {limit / 2**30:.1f} GiB){hint}")

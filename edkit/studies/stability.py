@@ -3,7 +3,7 @@
 For a model whose Hamiltonian is affine in two gate parameters (``eps_L``, ``eps_R`` of the
 ``hamo`` model), every sector's Hamiltonian is :math:`H = H_0 + \\epsilon_L A_L + \\epsilon_R A_R`
 with :math:`A = \\partial H / \\partial\\epsilon` the occupation conjugate to each gate. The matrices
-are built once per sector (QuSpin, through :mod:`edkit.backend_quspin`), and every grid point is
+are built once per sector (QuSpin, through :mod:`edkit.engine.backend_quspin`), and every grid point is
 diagonalized densely in batches. The ground state is the lowest level over the given sectors; its
 charge configuration is :math:`(\\langle A_L\\rangle, \\langle A_R\\rangle)` (Hellmann-Feynman).
 
@@ -37,7 +37,7 @@ import sympy
 
 from edkit.core.model import Constraint, Model, Sector
 from edkit.core.params import ParameterError
-from edkit.planning import TooLargeError, plan
+from edkit.engine.planning import TooLargeError, plan
 
 #: refuse grids with more points than this (a 500 x 500 grid)
 DEFAULT_MAX_POINTS = 250_000
@@ -169,7 +169,7 @@ def stability_diagram(model: str | Model = "hamo", values: Mapping[str, object] 
     ParameterError, SectorError, ValueError
         For bad values, sectors, axes, or a model that is not affine in the gates.
     """
-    from edkit.backend_quspin import make_space, operator_matrix
+    from edkit.engine.backend_quspin import make_space, operator_matrix
 
     m = _get_model(model)
     Vs, dVs = _axis(V, "V"), _axis(dV, "dV")
@@ -305,9 +305,9 @@ def charge_states(values: Mapping[str, object] | None = None, model: Model | Non
     dict
         ``{"(n_L,n_R)": {"energy": float, "sigma_z": float}}`` for the four charge states.
     """
-    from edkit.backend_quspin import make_space, operator_matrix
+    from edkit.engine.backend_quspin import make_space, operator_matrix
+    from edkit.engine.solver import lowest
     from edkit.models.polarizer import SITE_L, SITE_R, polarizer_pair, sigma_z_terms
-    from edkit.solver import lowest
 
     m = model or polarizer_pair()
     vals = m.resolve(values)

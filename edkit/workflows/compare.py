@@ -39,6 +39,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edkit.core.errors import EdkitError
+
 GAP_KEYS = ("charge_gap", "spin_gap", "pair_binding", "neutral_gap")
 CORRELATOR_KEYS = ("C", "N", "S", "SzSz", "SxSx", "SySy")
 _LEVEL = re.compile(r"^E(\d+)$")
@@ -46,7 +48,7 @@ _CORR = re.compile(r"^(C|N|S|SzSz|SxSx|SySy):([A-Za-z_][A-Za-z0-9_]*):(\d+):(\d+
 MAX_ROWS = 10_000
 
 
-class CompareError(ValueError):
+class CompareError(EdkitError, ValueError):
     """A results file that cannot be read or a row that cannot be compared."""
 
 
@@ -216,8 +218,8 @@ def _plan(rows: list[dict[str, Any]], model: str | None, L: int | None, bc: str 
           ) -> tuple[list[_Plan], list[str]]:
     from edkit.core.model import SectorError
     from edkit.core.params import ParameterError
+    from edkit.engine.planning import check_fits
     from edkit.models import build_model
-    from edkit.planning import check_fits
 
     if len(rows) > MAX_ROWS:
         raise CompareError(f"{len(rows)} rows: more than {MAX_ROWS} points to diagonalize")

@@ -3,7 +3,7 @@ r"""Observables of the two-wire model: a fast tensor-product path, pair and trio
 The two wires of :func:`edkit.models.two_wire.two_wire` exchange no particles, so a sector
 ``(N, Sz, N_s)`` is the tensor product of a primary-wire sector ``(N_up, N_dn)`` and a
 secondary-wire sector ``N_s``. :class:`TensorSpace` compiles the model's own canonical terms
-on that product (each wire through :mod:`edkit.backend_quspin`), with dimension
+on that product (each wire through :mod:`edkit.engine.backend_quspin`), with dimension
 ``C(L, N_up) C(L, N_dn) C(L, N_s)`` instead of the generic path's basis of all ``2L`` orbitals
 (which is then cut down by the constraints): the generic path builds ``1,093,092`` states for
 ``L = 7, N = 6, N_s = 3`` to keep ``42,875``. Both paths diagonalize the same terms; the tests
@@ -43,14 +43,14 @@ from math import comb
 import numpy as np
 import scipy.sparse as sp
 
-from edkit.backend_quspin import SectorSpace, make_space, occupation, operator_matrix
 from edkit.core.lattice import Lattice
 from edkit.core.model import Model, Sector, SectorError
 from edkit.core.modes import DN, SPINLESS, Mode
 from edkit.core.words import Word
+from edkit.engine.backend_quspin import SectorSpace, make_space, occupation, operator_matrix
+from edkit.engine.planning import TooLargeError
+from edkit.engine.solver import Eigen, lowest
 from edkit.models.two_wire import PRIMARY, SECONDARY
-from edkit.planning import TooLargeError
-from edkit.solver import Eigen, lowest
 
 NumericTerms = Sequence[tuple[complex, Word]]
 

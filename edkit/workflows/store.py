@@ -7,7 +7,7 @@ Layout (schema version :data:`SCHEMA_VERSION`)
   edkit that wrote it; updated only by an explicit migration), ``created``, ``history`` (JSON
   list of migrations).
 - ``points``: one row per finished point, primary key ``key`` (hash of model, L, bc, all
-  parameter values, sector, observable and options, see :func:`edkit.sweep.point_key`), with
+  parameter values, sector, observable and options, see :func:`edkit.workflows.sweep.point_key`), with
   those fields as columns (JSON for mappings), the ``result`` (JSON), the ``edkit_version``
   that computed it, and timings (``seconds``, ``started``, ``finished``), ``worker``,
   ``threads``.
@@ -24,7 +24,7 @@ Guarantees
   is refused.
 
 Exports: :meth:`ResultStore.export_csv` and :meth:`ResultStore.export_hdf5` (``h5py``) write
-the tidy table (:func:`edkit.sweep.tidy_row`); :func:`read_csv` and :func:`read_hdf5` read it
+the tidy table (:func:`edkit.workflows.sweep.tidy_row`); :func:`read_csv` and :func:`read_hdf5` read it
 back. Missing values (an undefined gap) are empty cells in CSV and NaN (numbers) or empty
 strings (text) in HDF5.
 """
@@ -41,6 +41,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from edkit.core.errors import EdkitError
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x65646B31  # "edk1"
@@ -74,7 +76,7 @@ _FIELDS = ("key", "model", "L", "bc", "params", "sector", "observable", "options
 _MIGRATIONS: dict[int, str] = {}
 
 
-class StoreError(ValueError):
+class StoreError(EdkitError, ValueError):
     """A file that is not an edkit results store, or one that cannot be used as asked."""
 
 
@@ -247,7 +249,7 @@ class ResultStore:
 
     # ---------------------------------------------------------------------- reading
     def records(self) -> list[dict[str, Any]]:
-        """Every stored point as a record (the dict :func:`edkit.sweep.compute_point` returns)."""
+        """Every stored point as a record (the dict :func:`edkit.workflows.sweep.compute_point` returns)."""
         cur = self._conn.execute(f"SELECT {', '.join(_FIELDS)} FROM points ORDER BY rowid")
         out = []
         for row in cur.fetchall():
@@ -270,7 +272,7 @@ class ResultStore:
 
     def rows(self) -> list[dict[str, Any]]:
         """The tidy table (one flat dict per point, in commit order)."""
-        from edkit.sweep import tidy_row
+        from edkit.workflows.sweep import tidy_row
 
         return [tidy_row(r) for r in self.records()]
 

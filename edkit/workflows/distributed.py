@@ -1,7 +1,7 @@
 """Sweeps on a Dask cluster: workers compute points, the client process alone writes results.
 
 Use :func:`run_on_dask` (or ``edkit sweep ... --scheduler ADDRESS`` / ``--local-cluster``).
-Each point is one Dask task running :func:`edkit.sweep.compute_point`; as tasks finish, the
+Each point is one Dask task running :func:`edkit.workflows.sweep.compute_point`; as tasks finish, the
 client (the process that called the sweep) commits their records to the results store, so the
 store has exactly one writer whatever the number of workers.
 
@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from edkit.sweep import THREAD_VARIABLES, compute_point, usable_cores
+from edkit.workflows.sweep import THREAD_VARIABLES, compute_point, usable_cores
 
 
 def _import_distributed():
@@ -64,13 +64,13 @@ def execute_on_client(client, tasks: Sequence[dict], on_record: Callable[[dict],
     client
         A ``distributed.Client``.
     tasks
-        Point tasks (see :func:`edkit.sweep.plan_sweep`).
+        Point tasks (see :func:`edkit.workflows.sweep.plan_sweep`).
     on_record
         Called in this process, once per finished point (the single writer).
     retries
         Retries of a point that raises.
     fn
-        The function computed per point (default :func:`edkit.sweep.compute_point`).
+        The function computed per point (default :func:`edkit.workflows.sweep.compute_point`).
     on_failure
         Called with ``(task, message)`` for a point that failed for good; ``None`` re-raises.
     """

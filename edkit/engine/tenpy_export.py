@@ -38,12 +38,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from edkit.core.errors import EdkitError
 from edkit.core.model import Model
 from edkit.core.modes import DN, UP, Mode
 from edkit.core.words import Word
 
 
-class TenpyExportError(ValueError):
+class TenpyExportError(EdkitError, ValueError):
     """A model or request that cannot be exported to TeNPy."""
 
 
@@ -146,7 +147,7 @@ def _model_class():
     lattice, tmodel, tsite = _tenpy()
 
     class EdkitTenpyModel(tmodel.CouplingMPOModel):
-        """TeNPy model carrying the terms of an edkit model (see :mod:`edkit.tenpy_export`)."""
+        """TeNPy model carrying the terms of an edkit model (see :mod:`edkit.engine.tenpy_export`)."""
 
         def init_sites(self, model_params):
             spinful = model_params.get("spinful", True)
