@@ -1,7 +1,7 @@
 """Assertions for users' own test suites (also used by edkit's tests).
 
 - :func:`assert_operators_equal`: two symbolic operators are equal; on failure the message lists
-  the difference term by term.
+  the difference term by term (defined in :mod:`mappings.testing`, re-exported here).
 - :func:`assert_spectra_equal`: two models have the same spectrum in mapped sectors (with an
   energy shift), computed through the numeric path.
 """
@@ -15,31 +15,20 @@ import numpy as np
 from edkit.core.model import Model
 
 
-def assert_operators_equal(left, right, *, limit: int = 25, label: str = "") -> None:
-    """Assert ``left == right`` as fermion operators (difference normal-orders to zero).
+def assert_operators_equal(left: object, right: object, *, limit: int = 25, label: str = "") -> None:
+    """Assert ``left == right`` as fermion operators; see :func:`mappings.testing.assert_operators_equal`.
 
-    Parameters
-    ----------
-    left, right
-        :class:`mappings.algebra.FermionOperator` (or scalars).
-    limit
-        How many residual terms to print on failure.
+    Defined in the symbolic layer (:mod:`mappings.testing`) and re-exported here, imported only
+    when called, so that ``import edkit.testing`` does not load sympy's operator algebra.
 
     Raises
     ------
     AssertionError
         With the nonzero terms of ``left - right``.
     """
-    from mappings.algebra import FermionOperator, sorted_terms, word_str
+    from mappings.testing import assert_operators_equal as _assert_operators_equal
 
-    diff = (left if isinstance(left, FermionOperator) else FermionOperator() + left) - right
-    if diff.is_zero():
-        return
-    rows = sorted_terms(diff.terms)
-    lines = [f"  {word_str(w):40s} {c}" for w, c in rows[:limit]]
-    more = f"\n  ... and {len(rows) - limit} more" if len(rows) > limit else ""
-    raise AssertionError(f"operators differ{' (' + label + ')' if label else ''}: "
-                         f"{len(rows)} terms of left - right are nonzero:\n" + "\n".join(lines) + more)
+    _assert_operators_equal(left, right, limit=limit, label=label)
 
 
 def sector_spectrum(model: Model, values: Mapping[str, object] | None, n_up: int, n_dn: int,

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edkit.core.modes import DN, UP, Mode
-from edkit.testing import assert_operators_equal
 from mappings.algebra import FermionOperator, anticommutator, c, cdag, commutator, identity, number
+from mappings.testing import assert_operators_equal
 from tests.helpers.fock import fock_matrix
 
 MODES = [Mode("p", 0, UP), Mode("p", 0, DN), Mode("m", 0, UP), Mode("m", 1, DN)]
@@ -98,3 +98,13 @@ def test_assertion_helper_prints_terms():
 def test_latex_display():
     s = (x * cdag(MODES[0]) * c(MODES[2]))._repr_latex_()
     assert s.startswith("$") and r"c^{\dagger}_{p,0,\uparrow}" in s and "c_{m,0,\\uparrow}" in s
+
+
+def test_edkit_testing_reexports_the_operator_assertion():
+    """``edkit.testing.assert_operators_equal`` is the one in :mod:`mappings.testing` (loaded on call)."""
+    import edkit.testing
+
+    a, b = MODES[0], MODES[1]
+    edkit.testing.assert_operators_equal(number(a) + number(b), number(b) + number(a))
+    with pytest.raises(AssertionError, match="operators differ \\(probe\\)"):
+        edkit.testing.assert_operators_equal(number(a), number(b), label="probe")

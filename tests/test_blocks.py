@@ -164,7 +164,7 @@ def test_plan_of_the_eight_rung_bilayer_with_and_without_symmetries(monkeypatch)
     assert blocked.nonzeros == -(-bare.nonzeros // 16)
     assert blocked.complex_values and blocked.path == "sparse" and blocked.bytes < 16 * 2**30
     with pytest.raises(TooLargeError, match=r"dimension 165,636,900 .*GiB needed.*see `edkit plan`"
-                                            r".*matrix-free ground energy fits \(~4\.9 GiB\)"):
+                                            r".*matrix-free ground energy fits \(~4\.94 GiB\)"):
         check_fits(m, sec)
 
 

@@ -220,9 +220,11 @@ def test_correlations_text(capsys):
 
 # ----------------------------------------------------------------------------- verify
 @pytest.fixture(scope="module")
-def verify_json() -> tuple[int, dict]:
+def verify_json(catalogue_run) -> tuple[int, dict]:
+    from tests.helpers.catalogue import serving  # the catalogue is computed once per session
+
     buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
+    with serving(*catalogue_run), contextlib.redirect_stdout(buf):
         code = main(["verify", "--json"])
     return code, json.loads(buf.getvalue())
 
@@ -282,13 +284,18 @@ def test_verify_unknown_name_exit_2(capsys):
 
 
 # ------------------------------------------------------------------------------- demo
-@pytest.mark.slow  # runs the whole verification catalogue, then a few small ED solves
-def test_demo_runs(capsys):
+@pytest.mark.slow  # the verification report (catalogue computed once per session), then small ED solves
+def test_demo_runs(capsys, serve_catalogue, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
     code, out, _ = run(capsys, "demo")
     assert code == 0
     m = re.search(r"(\d+)/(\d+) verifications passed", out)
     assert m and m.group(1) == m.group(2)
     assert "Kivelson bilayer" in out and "gaps:" in out and "2C(0,j)" in out
+    # issue 13.10: no multi-thousand-character expression on one line; derived coefficients fit
+    assert max(len(line) for line in out.splitlines()) < 1000
+    for block in re.findall(r"^    derived:\n((?:      .*\n)+)", out, re.M):
+        assert all(len(line) <= 100 for line in block.splitlines()), block
 
 
 # ------------------------------------------------------------------ the console script
@@ -304,3 +311,127 @@ def test_console_script_entry_point():
                          timeout=120)
     assert bad.returncode == 2
     assert "unknown model 'nomodel'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+# ------------------------------------------------------------- long derived expressions
+def test_shorten_expression_keeps_whole_terms_and_says_how_long():
+    from edkit.cli import shorten_expression
+
+    short = "U/2 - sqrt(U**2 + 4*t**2)"
+    assert shorten_expression(short, 100) == short
+    terms = [f"{k}*x_{k}*(a + b)" for k in range(1, 400)]
+    expr = " + ".join(terms)
+    out = shorten_expression(expr, 120)
+    assert len(out) <= 120
+    assert out.startswith("1*x_1*(a + b) + 2*x_2*(a + b)")  # whole terms, parentheses not split
+    assert f"[399 terms, {len(expr):,} characters]" in out
+    one = "-2*g*(" + " + ".join(terms) + ")"  # one product: a single top-level term, cut inside
+    out = shorten_expression(one, 120)
+    assert len(out) <= 120 and out.startswith("-2*g*(1*x_1") and "[1 term, " in out
+
+
+def test_verify_text_wraps_long_coefficients_and_json_keeps_them(capsys, monkeypatch):
+    """Issue 13.10: a 5,000-character derived expression is shortened to the terminal width."""
+    from mappings.verifications import CATALOGUE, VerificationResult
+
+    long_expr = " + ".join(f"{k}*gamma**2*o{k}/D_{k}" for k in range(300))
+    assert len(long_expr) > 5000
+    result = VerificationResult("long-one", True, "a check with a long coefficient",
+                                coefficients={"A": "2*Abs(x)", "A_closed": long_expr})
+    monkeypatch.setitem(CATALOGUE, "long-one", lambda: result)
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = run(capsys, "verify", "long-one")
+    assert code == 0
+    assert all(len(line) <= 80 for line in out.splitlines()), out
+    assert "      A = 2*Abs(x)" in out
+    flat = " ".join(out.split())
+    assert f"[300 terms, {len(long_expr):,} characters]" in flat
+    assert "`edkit verify long-one --json` prints them whole" in flat
+    code, out, _ = run(capsys, "verify", "long-one", "--json")
+    assert json.loads(out)["checks"][0]["coefficients"]["A_closed"] == long_expr
+
+
+# ------------------------------------------------------------------ errors and --debug
+def _raise(exc: BaseException):
+    def command(args):
+        raise exc
+
+    return command
+
+
+def test_a_bug_is_an_internal_error_with_exit_code_1(capsys, monkeypatch):
+    import edkit.cli
+
+    monkeypatch.setattr(edkit.cli, "cmd_models", _raise(RuntimeError("boom")))
+    code, out, err = run(capsys, "models")
+    assert code == 1 and out == ""
+    assert err.strip() == ("edkit: internal error: RuntimeError: boom (this is a bug in edkit; run again "
+                           "with --debug for the traceback)")
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("exc", [KeyError("x"), ValueError("bad"), MemoryError(), TypeError("t")])
+def test_no_bare_exception_is_reported_as_bad_input(capsys, monkeypatch, exc):
+    """Issue 12.5: only EdkitError means "your input"; a KeyError from a bug is not exit code 2."""
+    import edkit.cli
+
+    monkeypatch.setattr(edkit.cli, "cmd_models", _raise(exc))
+    code, _, err = run(capsys, "models")
+    assert code == 1
+    assert err.startswith(f"edkit: internal error: {type(exc).__name__}")
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [["--debug", "models"], ["models", "--debug"]])
+def test_debug_prints_the_traceback(capsys, monkeypatch, argv):
+    import edkit.cli
+
+    monkeypatch.setattr(edkit.cli, "cmd_models", _raise(RuntimeError("boom")))
+    code, _, err = run(capsys, *argv)
+    assert code == 1
+    assert "Traceback (most recent call last)" in err and "RuntimeError: boom" in err
+    assert err.rstrip().endswith("(this is a bug in edkit; the traceback is above)")
+
+
+def test_edkit_errors_exit_2_and_convergence_exit_1(capsys, monkeypatch):
+    import edkit.cli
+    from edkit.core.errors import EdkitError
+    from edkit.engine.solver import ConvergenceError
+
+    class CustomError(EdkitError):
+        pass
+
+    monkeypatch.setattr(edkit.cli, "cmd_models", _raise(CustomError("cannot do that")))
+    code, out, err = run(capsys, "models")
+    assert (code, out, err) == (2, "", "edkit: error: cannot do that\n")
+    code, _, err = run(capsys, "--debug", "models")
+    assert code == 2 and "Traceback" in err and err.endswith("edkit: error: cannot do that\n")
+    monkeypatch.setattr(edkit.cli, "cmd_models", _raise(ConvergenceError("no luck")))
+    code, _, err = run(capsys, "models")
+    assert (code, err) == (1, "edkit: error: no luck\n")
+
+
+def test_interrupt_is_one_line_and_exit_130(capsys, monkeypatch):
+    import edkit.cli
+
+    monkeypatch.setattr(edkit.cli, "cmd_models", _raise(KeyboardInterrupt()))
+    code, _, err = run(capsys, "models")
+    assert (code, err) == (130, "edkit: interrupted\n")
+
+
+def test_unknown_verification_is_an_edkit_error_and_a_key_error():
+    from edkit.core.errors import EdkitError
+    from mappings.verifications import UnknownVerificationError, run_catalogue
+
+    with pytest.raises(UnknownVerificationError) as exc:
+        run_catalogue(["no-such-check"])
+    assert isinstance(exc.value, EdkitError) and isinstance(exc.value, KeyError)
+    assert str(exc.value).startswith("unknown verification(s) ['no-such-check']")  # no KeyError quotes
+
+
+# -------------------------------------------------------------------- repeated options
+def test_distinct_names_in_repeated_options_still_work(capsys):
+    data = run_json(capsys, "gaps", "hubbard", "--L", "2", "--param", "U=4", "--param", "t=1",
+                    "--sector", "N=2", "--sector", "Sz=0", "--only", "spin_gap", "--only", "charge_gap")
+    assert data["params"]["U"] == 4.0 and data["sector"] == {"N": 2, "Sz": 0.0}
+    assert data["spin_gap"] is not None and data["charge_gap"] is not None

@@ -198,8 +198,12 @@ def test_no_pair_entry_without_the_polarizer_flip():
     assert best.fun < 1e-7 and abs(best.x - eps_star) < 1e-6
 
 
-def test_catalogue_entry_passes_with_coefficients():
-    res = hamo_pair_cotunnelling()
+@pytest.mark.slow  # needs the whole catalogue (computed once per session)
+def test_catalogue_entry_passes_with_coefficients(catalogue):
+    from mappings.verifications import CATALOGUE
+
+    assert CATALOGUE["hamo-pair-cotunnelling"] is hamo_pair_cotunnelling
+    res = catalogue["hamo-pair-cotunnelling"]  # hamo_pair_cotunnelling(), once per session (conftest)
     assert res.passed, res.details
     assert res.name == "hamo-pair-cotunnelling"
     assert {"A", "eps0", "eps2", "D_g", "D_e", "A_closed"} <= set(res.coefficients)

@@ -12,7 +12,8 @@ from edkit.models import anderson_lattice, kbp_bilayer
 from edkit.testing import assert_spectra_equal, sector_spectrum
 from tests.helpers.fock import fock_spectrum
 
-CASES = [(2, "open"), (3, "open"), (4, "open"), (4, "periodic")]
+CASES = [(2, "open"), (3, "open"), pytest.param(4, "open", marks=pytest.mark.slow),
+         pytest.param(4, "periodic", marks=pytest.mark.slow)]  # L = 4: 4900-state sectors, ~1-2 s each
 
 
 def random_params(seed):

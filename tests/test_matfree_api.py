@@ -165,9 +165,9 @@ def test_energy_stopping_rule_is_accurate():
 
 
 def test_auto_prefers_matrix_free_ground_energy_for_large_sectors(monkeypatch):
-    import edkit.engine.solve as solve
+    import edkit.engine.planning as planning  # the planner owns the threshold
 
-    monkeypatch.setattr(solve, "MATRIX_FREE_DIMENSION", 4000)  # 4900 states: "large" for this test
+    monkeypatch.setattr(planning, "MATRIX_FREE_DIMENSION", 4000)  # 4900 states: "large" for this test
     auto = spectrum("hubbard", {"U": 4.0}, N=8, Sz=0, L=8, bc="periodic", labels=False)
     stored = spectrum("hubbard", {"U": 4.0}, N=8, Sz=0, L=8, bc="periodic", labels=False, method="stored")
     assert auto["method"] == "matrix-free" and stored["method"] == "lanczos"
@@ -180,7 +180,7 @@ def test_auto_prefers_matrix_free_ground_energy_for_large_sectors(monkeypatch):
     # constrained models cannot go matrix-free: the stored path, silently
     m = build_model("kbp-eff", 5, "periodic")
     assert plan(m, m.sector(10, 0)).dimension > 2000
-    monkeypatch.setattr(solve, "MATRIX_FREE_DIMENSION", 2000)
+    monkeypatch.setattr(planning, "MATRIX_FREE_DIMENSION", 2000)
     assert spectrum(m, {}, N=10, Sz=0, labels=False)["method"] == "lanczos"
 
 

@@ -5,8 +5,8 @@ import sympy
 
 from edkit.core.lattice import LatticeError
 from edkit.models import anderson_lattice, kbp_bilayer
-from edkit.testing import assert_operators_equal
 from mappings.algebra import from_model, identity
+from mappings.testing import assert_operators_equal
 from mappings.transforms import apply_map, check_canonical, check_involution, particle_hole_map
 from mappings.verifications import CATALOGUE, run_catalogue
 
@@ -46,8 +46,9 @@ def test_odd_ring_is_refused_naming_the_bond():
         particle_hole_map(kbp_bilayer(5, "periodic"))
 
 
-def test_catalogue_passes_and_reports_derivations():
-    results = {r.name: r for r in run_catalogue()}
+@pytest.mark.slow  # needs the whole catalogue (computed once per session)
+def test_catalogue_passes_and_reports_derivations(catalogue):
+    results = catalogue  # run_catalogue(), computed once per session (tests/conftest.py)
     assert {"kbp-to-anderson", "correlators-to-spin"} <= set(results)
     assert all(r.passed for r in results.values()), [r.details for r in results.values() if not r.passed]
     kta = results["kbp-to-anderson"]
@@ -62,3 +63,40 @@ def test_catalogue_names_are_unique_and_callable():
     assert len(CATALOGUE) == len(set(CATALOGUE))
     with pytest.raises(KeyError, match="unknown verification"):
         run_catalogue(["no-such-check"])
+
+
+# -------------------------------------------------------- verdicts recorded with their checks
+@pytest.mark.slow  # needs the whole catalogue (computed once per session)
+def test_every_verification_records_its_checks(catalogue):
+    for name, result in catalogue.items():
+        assert result.checks, f"{name} records no check"
+        assert result.passed is all(c.passed for c in result.checks), name
+        assert isinstance(result.passed, bool)
+
+
+def test_a_failed_check_fails_the_verification_in_the_same_call():
+    import numpy as np
+
+    from mappings.result import VerificationResult
+
+    res = VerificationResult("probe", True, "a probe")
+    assert res.check("first", np.True_, "first line") is True and res.passed is True
+    assert res.check("second", np.False_) is False
+    res.check("third", True, "third line")
+    res.note("a note")
+    assert res.passed is False  # a later passing check does not restore the verdict
+    assert [c.name for c in res.failed_checks] == ["second"]
+    assert res.details == ["first line", "third line", "a note"]
+    assert res.to_dict()["checks"][1] == {"name": "second", "passed": False, "detail": ""}
+
+
+def test_no_verdict_is_kept_by_hand():
+    """Verdicts change only through ``VerificationResult.check`` (no ``passed &= ...`` to forget)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "mappings"
+    pattern = re.compile(r"\.passed\s*(&=|\|=|=(?!=))")
+    offenders = [f"{p.relative_to(root)}:{k}" for p in sorted(root.rglob("*.py")) if p.name != "result.py"
+                 for k, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
+    assert not offenders, offenders

@@ -374,10 +374,9 @@ def test_cli_models_lists_the_polarizer_models(capsys):
 
 
 # ------------------------------------------------------------------------ verifications
-def test_polarizer_verifications_pass():
-    from mappings.verifications import CATALOGUE
-
+@pytest.mark.slow  # needs the whole catalogue (computed once per session)
+def test_polarizer_verifications_pass(catalogue):
     for name in ("hamo-strong-coupling", "little-polarizer-attraction"):
-        result = CATALOGUE[name]()
+        result = catalogue[name]  # CATALOGUE[name](), computed once per session (tests/conftest.py)
         assert result.passed, "\n".join(result.details)
         assert result.printed and result.coefficients

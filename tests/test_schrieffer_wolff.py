@@ -152,6 +152,7 @@ def test_bad_input_is_refused_clearly():
 
 
 # ------------------------------------------------- independent engine
+@pytest.mark.slow  # third order through pymablock, ~3 s
 def test_engine_agrees_with_pymablock_to_third_order():
     pymablock = pytest.importorskip("pymablock")
     L = 2

@@ -166,3 +166,28 @@ def test_free_chain_extrapolates_to_the_bulk_bandwidth_gap(tmp_path):
     ax = plot_vs_parameter(db, "U", "charge_gap")
     assert len(ax.lines) == 3  # one line per L
     assert ax.get_xlabel() == "U"
+
+
+def test_a_schema_1_store_is_upgraded_by_a_sweep_and_read_as_it_is(tmp_path):
+    """Stores written before claims existed (schema 1: meta and points only) keep working: a reader
+    reads them unchanged, a sweep adds the claims and computation log (no --migrate needed: only
+    tables are added), records the upgrade, and does not recompute their points."""
+    db = tmp_path / "r.db"
+    first = run_sweep("hubbard", 2, ["U=0,1"], observables="energy", out=db, workers=1, progress=False)
+    with sqlite3.connect(db) as con:  # as the previous edkit wrote it
+        con.execute("DROP TABLE claims")
+        con.execute("DROP TABLE computed")
+        con.execute("UPDATE meta SET value='1' WHERE key='schema'")
+    with ResultStore(db) as reader:
+        assert reader.meta["schema"] == "1" and len(reader.rows()) == 2
+    with sqlite3.connect(db) as con:
+        assert {n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'")} == {
+            "meta", "points"}
+    res = run_sweep("hubbard", 2, ["U=0,1,2"], observables="energy", out=db, workers=1, progress=False)
+    assert (res.skipped, res.computed) == (2, 1)
+    with ResultStore(db) as store:
+        assert store.meta["schema"] == "2"
+        assert '"from_schema":1' in store.meta["history"]
+        log = store.computations()
+        assert [r["key"] for r in log] == [r["key"] for r in first.records] + [res.records[2]["key"]]
+        assert all(r["stored"] == 1 for r in log)

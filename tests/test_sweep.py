@@ -260,3 +260,23 @@ def test_cli_sweep_refuses_bad_input_with_exit_2(param, tmp_path, capsys):
     assert main(["sweep", "hubbard", "--L", "2", "--param", param, "--out", str(db), "--no-progress"]) == 2
     assert "error" in capsys.readouterr().err
     assert not db.exists()  # refused before a store was created
+
+
+# ------------------------------------------------------------------------------ layers
+def test_sweep_modules_import_one_way():
+    """grid < points < plan; dispatch < pool < distributed; paths, claims < store < sweep: each
+    module imports (at any depth in its code) only modules listed before it, so there is no cycle."""
+    import ast
+
+    order = ["grid", "points", "plan", "dispatch", "pool", "distributed", "paths", "claims", "store", "sweep"]
+    folder = ROOT / "edkit" / "workflows"
+    for k, name in enumerate(order):
+        tree = ast.parse((folder / f"{name}.py").read_text())
+        used = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("edkit.workflows"):
+                parts = node.module.split(".")
+                used |= {parts[2]} if len(parts) > 2 else {a.name for a in node.names}
+            elif isinstance(node, ast.Import):
+                used |= {a.name.split(".")[2] for a in node.names if a.name.startswith("edkit.workflows.")}
+        assert used <= set(order[:k]), f"{name} imports {sorted(used - set(order[:k]))}"

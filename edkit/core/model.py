@@ -15,7 +15,7 @@ import sympy
 from edkit.core.errors import EdkitError
 from edkit.core.lattice import Lattice
 from edkit.core.modes import DN, SPINLESS, UP, Mode
-from edkit.core.params import Parameter, ParameterError, parse_number, resolve_parameters
+from edkit.core.params import Parameter, ParameterError, as_number, resolve_parameters
 from edkit.core.words import Word, adjoint_word, normal_order
 
 
@@ -268,7 +268,7 @@ class Model:
         if unknown:
             raise SectorError(f"unknown sector name(s) {unknown}; "
                               f"{self.name} has {sorted(self.sector_names)}")
-        out = {k: parse_number(v) if isinstance(v, str) else float(v) for k, v in values.items()}
+        out = {k: as_number(v, k, SectorError) for k, v in values.items()}
         N = out.get("N", float(self.default_N()))
         if N != int(N):
             raise SectorError(f"N must be an integer, got {N}")
@@ -302,6 +302,8 @@ class Model:
         if unknown:
             raise SectorError(f"unknown sector name(s) {sorted(unknown)}; "
                               f"{self.name} has {list(self.sector_names)}")
+        N, Sz = _sector_value(N, "N"), _sector_value(Sz, "Sz")
+        extra = {k: _sector_value(v, k) for k, v in extra.items()}
         if self.sector_fn is not None:
             return self.sector_fn(self, N, Sz, **extra)
         n_orb = self.n_orbitals
@@ -329,6 +331,12 @@ class Model:
         return Sector(n_up, n_dn)
 
 
+def _sector_value(value: object, name: str) -> float | None:
+    """A sector number as a float (``None`` stays ``None``); booleans and text that is not a number
+    are refused with :class:`SectorError`."""
+    return None if value is None else as_number(value, name, SectorError)
+
+
 def particle_count(name: str, value: object, maximum: int, why: str) -> int:
     """A particle number ``value`` checked to be an integer in ``0..maximum``.
 
@@ -354,7 +362,11 @@ def split_spin(N: int, Sz: float, n_orbitals: int, what: str = "", where: str = 
     """
     what = what or f"N={N}"
     where = where or f"{n_orbitals} orbitals"
+    if not abs(Sz) <= max(N, 0) / 2:  # also inf and nan; |Sz| <= N/2 for N spins 1/2
+        raise SectorError(f"Sz={Sz} is impossible with {what} on {where}: |Sz| is at most N/2")
     two_sz = 2 * Sz
+    if not math.isfinite(two_sz):
+        raise SectorError(f"Sz={Sz} is impossible with {what} on {where}: |Sz| is at most N/2")
     if abs(two_sz - round(two_sz)) > 1e-12:
         raise SectorError(f"Sz must be a multiple of 1/2, got {Sz}")
     two_sz = int(round(two_sz))

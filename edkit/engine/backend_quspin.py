@@ -1,8 +1,11 @@
 """Compile a :class:`~edkit.core.model.Model` into QuSpin bases and sparse matrices.
 
-This is the only module of edkit that imports QuSpin. Thread settings that were measured to
-matter on small machines (``OMP_WAIT_POLICY=passive``; see the project notes) are set here, before
-QuSpin is imported, unless the user has set them.
+This is the only module of edkit that imports QuSpin, and it does so lazily, through
+:func:`quspin`, the first time a basis is built: importing edkit changes nothing in the process
+environment. :func:`quspin` sets the thread settings measured to matter on small machines
+(``OMP_WAIT_POLICY=passive``, ``OMP_NUM_THREADS=1``; see the project notes) only where the user
+has not set them, imports QuSpin (its OpenMP runtime reads them once, when it is loaded) and
+restores ``os.environ``.
 
 Mapping of conventions
 ----------------------
@@ -15,10 +18,10 @@ Mapping of conventions
 - Occupation constraints (p sites empty/doubled, localized spins) are imposed by restricting the
   sector basis to the allowed states; the Hamiltonian conserves them (checked).
 - Symmetry blocks (``make_space(model, sector, block)``, block from :mod:`edkit.engine.symmetry`) use
-  QuSpin's ``(map, q)`` blocks; the map conventions (momentum sign, particle-hole signs) are in
-  :func:`edkit.engine.symmetry.quspin_blocks`. Constraints are imposed on the block's representative
-  states, read from QuSpin's state integers (spin-up orbital ``k`` is bit ``2n-1-k``, spin-down
-  bit ``n-1-k``).
+  QuSpin's ``(map, q)`` blocks (:func:`quspin_blocks`: momentum sign, particle-hole signs;
+  :func:`block_support` says where QuSpin can build a symmetry's blocks). Constraints are imposed
+  on the block's representative states, read from QuSpin's state integers (spin-up orbital ``k``
+  is bit ``2n-1-k``, spin-down bit ``n-1-k``).
 - :func:`blas_threads` pins OpenBLAS threads around eigensolves (measured 7-37x faster here).
 """
 
@@ -26,25 +29,56 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import SimpleNamespace
 
-os.environ.setdefault("OMP_WAIT_POLICY", "passive")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+import numpy as np
+import scipy.sparse as sp
 
-from collections.abc import Mapping, Sequence  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
+from edkit.core.model import Model, ModelError, Sector, SectorError
+from edkit.core.modes import DN, UP
+from edkit.core.words import Word
+from edkit.engine.symmetry import Block, Symmetry, SymmetryError
+from edkit.engine.threads import blas_threads  # noqa: F401  (re-exported)
 
-import numpy as np  # noqa: E402
-import scipy.sparse as sp  # noqa: E402
-from quspin.basis import (  # noqa: E402
-    spinful_fermion_basis_general,
-    spinless_fermion_basis_general,
-)
-from quspin.operators import hamiltonian  # noqa: E402
+#: Thread settings QuSpin's OpenMP runtime reads when it is loaded, used where the user set none:
+#: busy-waiting threads made a 2-thread matvec 40x slower on a loaded 2-core machine.
+QUSPIN_THREAD_ENV = {"OMP_WAIT_POLICY": "passive", "OMP_NUM_THREADS": "1"}
 
-from edkit.core.model import Model, ModelError, Sector, SectorError  # noqa: E402
-from edkit.core.modes import DN, UP  # noqa: E402
-from edkit.core.words import Word  # noqa: E402
-from edkit.engine.threads import blas_threads  # noqa: E402,F401  (re-exported)
+_QUSPIN: SimpleNamespace | None = None
+
+
+def quspin() -> SimpleNamespace:
+    """QuSpin's basis and operator classes, imported on first use with edkit's thread settings.
+
+    Sets each variable of :data:`QUSPIN_THREAD_ENV` only if the user has not set it, imports
+    QuSpin (OpenMP reads them when its library loads), then restores ``os.environ`` exactly as it
+    was, undoing what the import itself set (joblib, imported by QuSpin, sets ``KMP_INIT_AT_FORK``).
+
+    Returns
+    -------
+    types.SimpleNamespace
+        ``spinful_fermion_basis_general``, ``spinless_fermion_basis_general``, ``hamiltonian``.
+    """
+    global _QUSPIN
+    if _QUSPIN is None:
+        saved = dict(os.environ)
+        try:
+            for key, value in QUSPIN_THREAD_ENV.items():
+                os.environ.setdefault(key, value)
+            from quspin.basis import spinful_fermion_basis_general, spinless_fermion_basis_general
+            from quspin.operators import hamiltonian
+        finally:
+            for key in set(os.environ) - set(saved):
+                del os.environ[key]
+            for key, value in saved.items():
+                if os.environ.get(key) != value:
+                    os.environ[key] = value
+        _QUSPIN = SimpleNamespace(spinful_fermion_basis_general=spinful_fermion_basis_general,
+                                  spinless_fermion_basis_general=spinless_fermion_basis_general,
+                                  hamiltonian=hamiltonian)
+    return _QUSPIN
 
 
 @dataclass
@@ -112,9 +146,9 @@ def make_space(model: Model, sector: Sector, block=None) -> SectorSpace:
         return _make_block_space(model, sector, block)
     n = model.n_orbitals
     if model.spinful:
-        basis = spinful_fermion_basis_general(n, Nf=(sector.n_up, sector.n_dn))
+        basis = quspin().spinful_fermion_basis_general(n, Nf=(sector.n_up, sector.n_dn))
     else:
-        basis = spinless_fermion_basis_general(n, Nf=sector.n_up)
+        basis = quspin().spinless_fermion_basis_general(n, Nf=sector.n_up)
     keep = None
     constraints = tuple(model.constraints) + tuple(sector.constraints)
     if constraints:
@@ -136,8 +170,6 @@ def make_space(model: Model, sector: Sector, block=None) -> SectorSpace:
 
 
 def _make_block_space(model: Model, sector: Sector, block) -> SectorSpace:
-    from edkit.engine.symmetry import quspin_blocks
-
     n = model.n_orbitals
     blocks, simple = quspin_blocks(model, block)
     with warnings.catch_warnings():
@@ -145,10 +177,10 @@ def _make_block_space(model: Model, sector: Sector, block) -> SectorSpace:
         # where the quantum numbers are invariant (what QuSpin's warning asks for)
         warnings.filterwarnings("ignore", message=".*non-commuting symmetries.*")
         if model.spinful:
-            basis = spinful_fermion_basis_general(n, Nf=(sector.n_up, sector.n_dn),
-                                                  simple_symm=simple, **blocks)
+            basis = quspin().spinful_fermion_basis_general(n, Nf=(sector.n_up, sector.n_dn),
+                                                           simple_symm=simple, **blocks)
         else:
-            basis = spinless_fermion_basis_general(n, Nf=sector.n_up, **blocks)
+            basis = quspin().spinless_fermion_basis_general(n, Nf=sector.n_up, **blocks)
     keep = None
     constraints = tuple(model.constraints) + tuple(sector.constraints)
     if constraints and basis.Ns:
@@ -256,7 +288,7 @@ def operator_matrix(space: SectorSpace, terms: Sequence[tuple[complex, Word]],
                 # real blocks (K = 0, pi): QuSpin's characters exp(-i pi q) carry ~1e-16 imaginary
                 # rounding, dropped with a ComplexWarning; the blocks are checked by recombination
                 warnings.filterwarnings("ignore", message=".*real type for complex matrix elements.*")
-            H = hamiltonian(static, [], basis=space.basis, dtype=dtype, check_herm=False,
+            H = quspin().hamiltonian(static, [], basis=space.basis, dtype=dtype, check_herm=False,
                             check_pcon=False, check_symm=False)
         mat = sp.csr_matrix(H.tocsr())
     else:
@@ -278,3 +310,71 @@ def hamiltonian_matrix(model: Model, values: Mapping[str, object] | None,
     terms = model.numeric_terms(values)
     space = make_space(model, sector)
     return operator_matrix(space, terms), space
+
+
+# ------------------------------------------------------------------ QuSpin symmetry blocks
+def quspin_blocks(model: Model, block: Block) -> tuple[dict[str, tuple[list[int], int]], bool]:
+    """The block as QuSpin ``spinful_fermion_basis_general`` keyword arguments.
+
+    Returns ``(blocks, simple)``: ``blocks`` maps a name to ``(map, q)``; ``simple`` says whether the
+    maps are in QuSpin's *simple* notation (length ``n_orbitals``, ``-(j+1)`` = spin inversion onto
+    ``j``) or, when particle-hole is present, the *advanced* notation (length ``2 n_orbitals``,
+    up sites then down sites, ``-(j+1)`` = particle-hole onto ``j``).
+
+    QuSpin's eigenvalue convention is :math:`Q|\\psi\\rangle = e^{-2\\pi i q/m_Q}|\\psi\\rangle`,
+    and its translation ``i -> i+1`` block ``q`` holds momentum :math:`K = -2\\pi q/L` (measured),
+    so ``k = m`` is passed as ``q = -m mod L``. QuSpin's particle-hole sign is ``(-1)^j`` with ``j``
+    the backend (Jordan-Wigner) index, which equals the lattice two-colouring only on some lattices.
+
+    Raises
+    ------
+    SymmetryError
+        If particle-hole is requested where QuSpin's sign convention differs from the lattice's.
+    """
+    n = model.n_orbitals
+    labels = block.label_dict
+    has_ph = "C" in labels
+    out: dict[str, tuple[list[int], int]] = {}
+    for sym in block.symmetries:
+        if sym.label not in labels:
+            continue
+        v = labels[sym.label]
+        q = (-v) % sym.order if sym.label == "k" else (0 if v == 1 else 1)
+        if sym.label == "C":
+            reason = block_support(model, sym)
+            if reason is not None:
+                raise SymmetryError(reason)
+            out["C"] = ([-(j + 1) for j in range(2 * n)], q)
+            continue
+        if sym.spin_flip:
+            simple = [-(k + 1) for k in sym.perm]
+        else:
+            simple = list(sym.perm)
+        if has_ph:
+            adv = [p if p >= 0 else -(p + 1) + n for p in simple]
+            adv = adv + [(a + n) % (2 * n) for a in adv]
+            out[sym.label] = (adv, q)
+        else:
+            out[sym.label] = (simple, q)
+    return out, not has_ph
+
+
+def block_support(model: Model, sym: Symmetry) -> str | None:
+    """``None`` if QuSpin can build blocks of ``sym`` for this model, else why not.
+
+    Permutations and spin inversion always can. QuSpin's particle-hole map carries the sign
+    ``(-1)^j`` of the backend (Jordan-Wigner) index ``j``; it is the lattice's two-colouring (up to
+    a global sign) on even chains and on bilayers with odd ``L``, not on bilayers with even ``L``
+    (there the m sites have index ``L + i``).
+    """
+    if sym.label != "C":
+        return None
+    n = model.n_orbitals
+    native = [1 if j % 2 == 0 else -1 for j in range(2 * n)]
+    wanted = list(sym.ph_signs or ()) * 2
+    if wanted == native or wanted == [-x for x in native]:
+        return None
+    return ("particle-hole blocks are not available for this lattice with the QuSpin backend: "
+                   "QuSpin's particle-hole sign is (-1)^j over the Jordan-Wigner index j, which differs "
+                   f"from the bond two-colouring of {model.name} (L={model.lattice.L}); it matches on "
+                   "even chains and on bilayers with odd L")

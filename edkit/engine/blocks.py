@@ -7,8 +7,8 @@ labelling each level with the block that holds it.
 
 - Every symmetry is checked on the model's terms first (:func:`edkit.engine.symmetry.resolve`); a symmetry
   that does not hold is refused with the reason, before anything is built.
-- The memory of the largest block is estimated before building (:mod:`edkit.engine.planning`); a block that
-  will not fit is refused with numbers.
+- The request is planned before anything is built (:mod:`edkit.engine.planning`, backend ``"blocks"``,
+  :mod:`edkit.engine.backends.blocks`): a largest block that will not fit is refused with numbers.
 - For a real Hamiltonian, complex conjugation maps momentum ``K`` onto ``-K`` with the same
   spectrum, so blocks ``k = m`` and ``k = L - m`` are solved once (``conjugate_pairs=True``,
   reported as ``"mirror_of"``). This is an exact identity; the tests check it by recombination.
@@ -20,17 +20,15 @@ labelling each level with the block that holds it.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
 from edkit.core.model import Model, Sector, SectorError
+from edkit.engine.progress import PROGRESS_DIMENSION, stderr_progress  # noqa: F401  (re-exported)
 from edkit.engine.solver import group_degenerate, lowest
 from edkit.engine.symmetry import Block, Symmetry, SymmetryError, enumerate_blocks, resolve
-
-PROGRESS_DIMENSION = 200_000
 
 
 def _real_hamiltonian(model: Model, values: Mapping[str, object] | None) -> bool:
@@ -80,10 +78,11 @@ def block_spectrum(model: Model, values: Mapping[str, object] | None, sector: Se
     SymmetryError
         A symmetry does not hold (with the reason) or a fixed quantum number does not exist.
     TooLargeError
-        The largest block would not fit in memory (with the estimate).
+        The largest block would not fit in memory, or would take too long (with the estimate):
+        the request is planned like any other (:mod:`edkit.engine.planning`, backend ``"blocks"``).
     """
-    from edkit.engine.backend_quspin import blas_threads
-    from edkit.engine.planning import check_fits
+    from edkit.engine.backends.base import Request
+    from edkit.engine.solve import run
 
     vals = model.resolve(values)
     if isinstance(symmetries, str):
@@ -92,12 +91,28 @@ def block_spectrum(model: Model, values: Mapping[str, object] | None, sector: Se
     if isinstance(symmetries, Mapping):
         fixed_all.update({k: v for k, v in symmetries.items() if v is not None and v != "all"})
     syms: list[Symmetry] = resolve(model, vals, sector, symmetries)
-    blocks = enumerate_blocks(syms, fixed_all)
-    estimate = check_fits(model, sector, symmetries=syms)
-    if progress is None and estimate.dimension >= PROGRESS_DIMENSION:
+    enumerate_blocks(syms, fixed_all)  # a fixed quantum number that does not exist fails here
+    request = Request(nev=nev, method="blocks", symmetries=tuple(syms), fixed=fixed_all, seed=seed,
+                      options={"conjugate_pairs": conjugate_pairs, "progress": progress})
+    _, space = run(model, vals, sector, request)
+    return space.result
+
+
+def solve_blocks(model: Model, values: Mapping[str, float], sector: Sector, syms: list[Symmetry],
+                 fixed: Mapping[str, int], nev: int, seed: int = 0, conjugate_pairs: bool = True,
+                 progress: Callable[[str], None] | None = None, largest: int = 0) -> dict:
+    """Solve every block of checked symmetries and merge (no planning: see :func:`block_spectrum`).
+
+    ``largest`` is the estimated dimension of the largest block (progress lines from
+    :data:`PROGRESS_DIMENSION` on).
+    """
+    from edkit.engine.backend_quspin import blas_threads
+
+    blocks = enumerate_blocks(list(syms), dict(fixed))
+    if progress is None and largest >= PROGRESS_DIMENSION:
         progress = stderr_progress
-    terms = model.numeric_terms(vals)
-    mirror = conjugate_pairs and any(s.label == "k" for s in syms) and _real_hamiltonian(model, vals)
+    terms = model.numeric_terms(values)
+    mirror = conjugate_pairs and any(s.label == "k" for s in syms) and _real_hamiltonian(model, values)
     with blas_threads():
         rows = _solve_blocks(model, sector, blocks, terms, nev, seed, mirror, progress)
     return merge(rows, nev, syms)
@@ -105,7 +120,7 @@ def block_spectrum(model: Model, values: Mapping[str, object] | None, sector: Se
 
 def _solve_blocks(model: Model, sector: Sector, blocks: list[Block], terms, nev: int, seed: int,
                   mirror: bool, progress) -> list[dict]:
-    from edkit.engine.backend_quspin import make_space, operator_matrix
+    from edkit.engine import backend_quspin
 
     L = model.lattice.L
     solved: dict[tuple, dict] = {}
@@ -123,11 +138,11 @@ def _solve_blocks(model: Model, sector: Sector, blocks: list[Block], terms, nev:
             continue
         start = time.perf_counter()
         try:
-            space = make_space(model, sector, block)
+            space = backend_quspin.make_space(model, sector, block)
         except SectorError:
             row.update({"dimension": 0, "energies": [], "method": None, "seconds": 0.0})
         else:
-            H = operator_matrix(space, terms)
+            H = backend_quspin.operator_matrix(space, terms)
             eig = lowest(H, min(nev, space.dimension), seed=seed)
             row.update({"dimension": space.dimension, "energies": [float(e) for e in eig.energies],
                         "method": eig.method})
@@ -167,12 +182,8 @@ def ground_energy_across_blocks(model: Model, values: Mapping[str, object] | Non
     return out["levels"][0]["energy"], out["levels"][0]["block"]
 
 
-def stderr_progress(line: str) -> None:
-    """Progress printer for long runs (to stderr, flushed)."""
-    print(f"[edkit] {line}", file=sys.stderr, flush=True)
-
-
-__all__ = ["block_spectrum", "ground_energy_across_blocks", "merge", "select_symmetries", "stderr_progress"]
+__all__ = ["block_spectrum", "ground_energy_across_blocks", "merge", "select_symmetries", "solve_blocks",
+           "stderr_progress"]
 
 
 def select_symmetries(model: Model, values: Mapping[str, object] | None, sector: Sector,
@@ -195,8 +206,8 @@ def select_symmetries(model: Model, values: Mapping[str, object] | None, sector:
     SymmetryError
         Unknown label, or a symmetry that does not hold (with the reason).
     """
+    from edkit.engine.backend_quspin import block_support
     from edkit.engine.symmetry import (
-        backend_supported,
         candidates,
         check_symmetry,
         holds,
@@ -209,7 +220,7 @@ def select_symmetries(model: Model, values: Mapping[str, object] | None, sector:
             raise SymmetryError(f"symmetries must be 'all', a mapping or a list of labels, got {request!r}")
         out: dict[str, int | None] = {}
         for sym in candidates(model):
-            if holds(model, values, sym, sector)[0] and backend_supported(model, sym)[0]:
+            if holds(model, values, sym, sector)[0] and block_support(model, sym) is None:
                 out[sym.label] = None
         return out
     items = dict(request) if isinstance(request, Mapping) else {k: None for k in request}

@@ -50,8 +50,7 @@ from numba import types
 from numba.extending import intrinsic
 
 from edkit.core.model import Model, ModelError, Sector
-
-MAX_ORBITALS = 24
+from edkit.engine.backends.matrix_free import MAX_ORBITALS  # the kernel's limits live in its backend
 
 
 @intrinsic

@@ -11,14 +11,14 @@ with :math:`\\pi` a permutation of the orbitals ``(layer, site)``, :math:`f` the
 spin flip, :math:`\\epsilon_o = \\pm 1` the two-colouring of the bond graph, and
 :math:`U|0\\rangle = |0\\rangle` for the permutations. The symmetries offered:
 
-========== ================ ======================================= ==============================
-label      name             map                                     quantum number
-========== ================ ======================================= ==============================
-``k``      translation      ``(layer, i) -> (layer, i+1 mod L)``    ``m = 0..L-1``, K = 2 pi m / L
-``P``      reflection       ``(layer, i) -> (layer, L-1-i)``        ``+1`` or ``-1``
-``Z``      spin_inversion   ``up <-> dn`` on every orbital          ``+1`` or ``-1``
+========== ================ ======================================== ==============================
+label      name             map                                      quantum number
+========== ================ ======================================== ==============================
+``k``      translation      ``(layer, i) -> (layer, i+1 mod L)``     ``m = 0..L-1``, K = 2 pi m / L
+``P``      reflection       ``(layer, i) -> (layer, L-1-i)``         ``+1`` or ``-1``
+``Z``      spin_inversion   ``up <-> dn`` on every orbital           ``+1`` or ``-1``
 ``C``      particle_hole    ``c_o -> eps_o c_o^dagger`` (both spins) ``+1`` or ``-1``
-========== ================ ======================================= ==============================
+========== ================ ======================================== ==============================
 
 Conventions
 -----------
@@ -70,21 +70,6 @@ ALIASES: dict[str, str] = {
     "z": "Z", "spin_inversion": "Z", "spin-inversion": "Z", "spinflip": "Z",
     "c": "C", "particle_hole": "C", "particle-hole": "C", "ph": "C",
 }
-#: Documented conditions under which each registered model has each symmetry (the check on the
-#: terms is what decides; this is what users read in ``edkit plan``).
-DECLARED: dict[str, dict[str, str]] = {
-    "hubbard": {"k": "periodic ring", "P": "always", "Z": "always (Sz = 0 sector)",
-                "C": "mu = U/2 on a bipartite lattice (open, or even ring); half filling, Sz = 0"},
-    "kbp": {"k": "periodic", "P": "always", "Z": "always (Sz = 0 sector)",
-            "C": "mu_p = -U/2, mu_m = 0 (half filling, Sz = 0)"},
-    "kbp-eff": {"k": "periodic", "P": "always", "Z": "always (Sz = 0 sector)",
-                "C": "mu_m = 0 (half filling, Sz = 0)"},
-    "anderson": {"k": "periodic", "P": "always", "Z": "h_p = h_m = 0 (Sz = 0 sector)",
-                 "C": "h_p = h_m = 0 (half filling, Sz = 0)"},
-    "kondo": {"k": "periodic", "P": "always", "Z": "always (Sz = 0 sector)",
-              "C": "half filling of the conduction band (checked)"},
-}
-
 TOL = 1e-10
 
 
@@ -324,14 +309,18 @@ def candidates(model: Model) -> list[Symmetry]:
 def survey(model: Model, values: Mapping[str, object] | None, sector: Sector | None = None
            ) -> list[dict]:
     """Every candidate symmetry: whether it holds here (and why not), whether the backend can build
-    its blocks on this lattice (``blocks_available``), and the model's declared condition."""
+    its blocks on this lattice (``blocks_available``), and the condition the model's factory
+    declares for it (``model.capabilities.symmetries``; documentation, the check decides)."""
+    from edkit.engine.backend_quspin import block_support
+
+    declared = model.capabilities.symmetries
     out = []
     for sym in candidates(model):
         ok, reason = holds(model, values, sym, sector)
-        built, why = backend_supported(model, sym)
+        why = block_support(model, sym)
         out.append({"label": sym.label, "name": sym.name, "holds": ok, "reason": reason,
-                    "blocks_available": ok and built, "backend_reason": "" if built else why,
-                    "declared": DECLARED.get(model.name, {}).get(sym.label, "")})
+                    "blocks_available": ok and why is None, "backend_reason": why or "",
+                    "declared": declared.get(sym.label, "")})
     return out
 
 
@@ -387,6 +376,8 @@ def resolve(model: Model, values: Mapping[str, object] | None, sector: Sector,
     SymmetryError
         For an unknown label or a symmetry that does not hold (with the reason).
     """
+    from edkit.engine.backend_quspin import block_support
+
     labels = [normalize_label(x) for x in (request.keys() if isinstance(request, Mapping) else request)]
     if len(set(labels)) != len(labels):
         raise SymmetryError(f"symmetry requested twice: {labels}")
@@ -395,8 +386,8 @@ def resolve(model: Model, values: Mapping[str, object] | None, sector: Sector,
         if lab in labels:
             sym = make_symmetry(model, lab)
             check_symmetry(model, values, sym, sector)
-            ok, reason = backend_supported(model, sym)
-            if not ok:
+            reason = block_support(model, sym)  # blocks are built by QuSpin
+            if reason is not None:
                 raise SymmetryError(reason)
             out.append(sym)
     return out
@@ -445,79 +436,12 @@ def enumerate_blocks(symmetries: Sequence[Symmetry],
     return [Block(tuple(symmetries), tuple(c)) for c in combos]
 
 
-def quspin_blocks(model: Model, block: Block) -> tuple[dict[str, tuple[list[int], int]], bool]:
-    """The block as QuSpin ``spinful_fermion_basis_general`` keyword arguments.
-
-    Returns ``(blocks, simple)``: ``blocks`` maps a name to ``(map, q)``; ``simple`` says whether the
-    maps are in QuSpin's *simple* notation (length ``n_orbitals``, ``-(j+1)`` = spin inversion onto
-    ``j``) or, when particle-hole is present, the *advanced* notation (length ``2 n_orbitals``,
-    up sites then down sites, ``-(j+1)`` = particle-hole onto ``j``).
-
-    QuSpin's eigenvalue convention is :math:`Q|\\psi\\rangle = e^{-2\\pi i q/m_Q}|\\psi\\rangle`,
-    and its translation ``i -> i+1`` block ``q`` holds momentum :math:`K = -2\\pi q/L` (measured),
-    so ``k = m`` is passed as ``q = -m mod L``. QuSpin's particle-hole sign is ``(-1)^j`` with ``j``
-    the backend (Jordan-Wigner) index, which equals the lattice two-colouring only on some lattices.
-
-    Raises
-    ------
-    SymmetryError
-        If particle-hole is requested where QuSpin's sign convention differs from the lattice's.
-    """
-    n = model.n_orbitals
-    labels = block.label_dict
-    has_ph = "C" in labels
-    out: dict[str, tuple[list[int], int]] = {}
-    for sym in block.symmetries:
-        if sym.label not in labels:
-            continue
-        v = labels[sym.label]
-        q = (-v) % sym.order if sym.label == "k" else (0 if v == 1 else 1)
-        if sym.label == "C":
-            ok, reason = backend_supported(model, sym)
-            if not ok:
-                raise SymmetryError(reason)
-            out["C"] = ([-(j + 1) for j in range(2 * n)], q)
-            continue
-        if sym.spin_flip:
-            simple = [-(k + 1) for k in sym.perm]
-        else:
-            simple = list(sym.perm)
-        if has_ph:
-            adv = [p if p >= 0 else -(p + 1) + n for p in simple]
-            adv = adv + [(a + n) % (2 * n) for a in adv]
-            out[sym.label] = (adv, q)
-        else:
-            out[sym.label] = (simple, q)
-    return out, not has_ph
-
-
-def backend_supported(model: Model, sym: Symmetry) -> tuple[bool, str]:
-    """Whether the QuSpin backend can build blocks of ``sym`` for this model (and why not).
-
-    Permutations and spin inversion always can. QuSpin's particle-hole map carries the sign
-    ``(-1)^j`` of the backend (Jordan-Wigner) index ``j``; it is the lattice's two-colouring (up to
-    a global sign) on even chains and on bilayers with odd ``L``, not on bilayers with even ``L``
-    (there the m sites have index ``L + i``).
-    """
-    if sym.label != "C":
-        return True, ""
-    n = model.n_orbitals
-    native = [1 if j % 2 == 0 else -1 for j in range(2 * n)]
-    wanted = list(sym.ph_signs or ()) * 2
-    if wanted == native or wanted == [-x for x in native]:
-        return True, ""
-    return False, ("particle-hole blocks are not available for this lattice with the QuSpin backend: "
-                   "QuSpin's particle-hole sign is (-1)^j over the Jordan-Wigner index j, which differs "
-                   f"from the bond two-colouring of {model.name} (L={model.lattice.L}); it matches on "
-                   "even chains and on bilayers with odd L")
-
-
 def group_order(model: Model, symmetries: Sequence[Symmetry]) -> int:
     """Number of group elements generated (product of orders): the block-size reduction factor."""
     return math.prod(s.order for s in symmetries) if symmetries else 1
 
 
-__all__ = ["Block", "DECLARED", "LABELS", "Symmetry", "SymmetryError", "backend_supported", "candidates",
+__all__ = ["Block", "LABELS", "Symmetry", "SymmetryError", "candidates",
            "check_symmetry", "enumerate_blocks", "group_order", "holds", "make_symmetry", "mismatches",
-           "normalize_label", "particle_hole", "quspin_blocks", "reflection", "resolve", "spin_inversion",
+           "normalize_label", "particle_hole", "reflection", "resolve", "spin_inversion",
            "survey", "translation"]

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edkit.core.errors import EdkitError
-from edkit.core.model import Model
+from edkit.core.model import Model, Sector
 from edkit.core.modes import DN, UP, Mode
 from edkit.core.words import Word
 
@@ -228,11 +228,13 @@ def to_tenpy(model: Model, values: Mapping[str, object] | None = None, *, conser
     return TenpyExport(tm, model, vals, order, index, lam)
 
 
-def product_state(export: TenpyExport, N: int, Sz: float | None = None) -> list[str]:
-    """A product state (TeNPy labels per MPS site) in the sector ``(N, Sz)`` that respects the
-    model's constraints, spread as evenly as possible."""
+def product_state(export: TenpyExport, N: int | None = None, Sz: float | None = None, *,
+                  sector: Sector | None = None) -> list[str]:
+    """A product state (TeNPy labels per MPS site) in the sector ``(N, Sz)`` (or the given
+    :class:`~edkit.core.model.Sector`) that respects the model's constraints, spread as evenly
+    as possible."""
     m = export.model
-    sec = m.sector(N, Sz if m.spinful else None)
+    sec = sector if sector is not None else m.sector(N, Sz if m.spinful else None)
     n_sites = len(export.order)
     allowed: list[set[int]] = [{0, 1, 2} if m.spinful else {0, 1} for _ in range(n_sites)]
     for con in m.constraints:
@@ -260,7 +262,7 @@ def product_state(export: TenpyExport, N: int, Sz: float | None = None) -> list[
                     nxt[s2] = state
         reach.append(nxt)
     if target not in reach[-1]:
-        raise TenpyExportError(f"no product state with N={N}, Sz={Sz} satisfies the constraints")
+        raise TenpyExportError(f"no product state with (N_up, N_dn) = {target} satisfies the constraints")
     occ: list[tuple[int, int]] = []
     state = target
     for k in range(n_sites, 0, -1):
@@ -272,11 +274,12 @@ def product_state(export: TenpyExport, N: int, Sz: float | None = None) -> list[
     return [labels[o] for o in occ]
 
 
-def dmrg_ground_state(model: Model, values: Mapping[str, object] | None = None, *, N: int,
-                      Sz: float | None = None, chi_max: int = 128, max_sweeps: int = 40,
+def dmrg_ground_state(model: Model, values: Mapping[str, object] | None = None, *, N: int | None = None,
+                      Sz: float | None = None, sector: Sector | None = None, chi_max: int = 128,
+                      max_sweeps: int = 40,
                       max_E_err: float = 1e-12, max_S_err: float = 1e-9, svd_min: float = 1e-12,
                       mixer: bool = True, constraint_penalty: float | None = None) -> dict[str, Any]:
-    """Ground state of the sector ``(N, Sz)`` by two-site DMRG on the exported model.
+    """Ground state of the sector ``(N, Sz)`` (or ``sector``) by two-site DMRG on the exported model.
 
     Starts from a product state of the sector (:func:`product_state`); ``mixer`` (default on)
     helps DMRG leave it when charges are conserved. Sweeps stop when the energy changes by
@@ -295,7 +298,7 @@ def dmrg_ground_state(model: Model, values: Mapping[str, object] | None = None, 
     if isinstance(chi_max, bool) or not isinstance(chi_max, int) or chi_max < 1:
         raise TenpyExportError(f"chi_max must be a positive integer, got {chi_max!r}")
     export = to_tenpy(model, values, constraint_penalty=constraint_penalty)
-    init = product_state(export, N, Sz)
+    init = product_state(export, N, Sz, sector=sector)
     lat = export.tenpy_model.lat
     psi = MPS.from_product_state(lat.mps_sites(), init, bc="finite",
                                  unit_cell_width=getattr(lat, "mps_unit_cell_width", len(init)))

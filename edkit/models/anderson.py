@@ -5,9 +5,16 @@ from __future__ import annotations
 import sympy
 
 from edkit.core.lattice import bilayer
-from edkit.core.model import Model, Term, constant, density, density_density, hopping
+from edkit.core.model import Capabilities, Model, Term, constant, density, density_density, hopping
 from edkit.core.modes import DN, SPINS, UP, Mode
 from edkit.core.params import Parameter
+from edkit.models.kbp import BILAYER
+
+#: Bilayer family; symmetry conditions are documentation (the check on the terms decides).
+CAPABILITIES = Capabilities(
+    family=BILAYER,
+    symmetries={"k": "periodic", "P": "always", "Z": "h_p = h_m = 0 (Sz = 0 sector)",
+                "C": "h_p = h_m = 0 (half filling, Sz = 0)"})
 
 
 def anderson_lattice(L: int, bc: str = "open") -> Model:
@@ -56,4 +63,5 @@ def anderson_lattice(L: int, bc: str = "open") -> Model:
         "h_p": Parameter("h_p", 0, "magnetic field on p: -h_p (n_up - n_dn)"),
         "h_m": Parameter("h_m", 0, "magnetic field on m: -h_m (n_up - n_dn)"),
     }
-    return Model("anderson", lat, True, terms, params, doc=anderson_lattice.__doc__ or "").check()
+    return Model("anderson", lat, True, terms, params, doc=anderson_lattice.__doc__ or "",
+                 capabilities=CAPABILITIES).check()

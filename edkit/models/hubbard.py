@@ -5,9 +5,16 @@ from __future__ import annotations
 import sympy
 
 from edkit.core.lattice import chain
-from edkit.core.model import Model, Term, density, density_density, hopping
+from edkit.core.model import Capabilities, Model, Term, density, density_density, hopping
 from edkit.core.modes import DN, SPINS, UP, Mode
 from edkit.core.params import Parameter
+
+#: What the Hubbard family declares: its lattice symmetries and the conditions under which they hold
+#: (documentation for ``edkit plan``; the check on the terms decides).
+CAPABILITIES = Capabilities(
+    family="hubbard",
+    symmetries={"k": "periodic ring", "P": "always", "Z": "always (Sz = 0 sector)",
+                "C": "mu = U/2 on a bipartite lattice (open, or even ring); half filling, Sz = 0"})
 
 
 def hubbard_chain(L: int, bc: str = "open") -> Model:
@@ -43,4 +50,5 @@ def hubbard_chain(L: int, bc: str = "open") -> Model:
         "U": Parameter("U", 4, "on-site repulsion (U > 0 repulsive)"),
         "mu": Parameter("mu", 0, "chemical potential"),
     }
-    return Model("hubbard", lat, True, terms, params, doc=hubbard_chain.__doc__ or "").check()
+    return Model("hubbard", lat, True, terms, params, doc=hubbard_chain.__doc__ or "",
+                 capabilities=CAPABILITIES).check()

@@ -5,9 +5,30 @@ from __future__ import annotations
 import sympy
 
 from edkit.core.lattice import bilayer
-from edkit.core.model import Constraint, Model, Term, constant, density, density_density, hopping
+from edkit.core.model import (
+    Capabilities,
+    Constraint,
+    Model,
+    Term,
+    constant,
+    density,
+    density_density,
+    hopping,
+)
 from edkit.core.modes import DN, SPINS, UP, Mode
 from edkit.core.params import Parameter
+
+#: The bilayer family (KBP, its effective model, the Anderson and Kondo lattices): a metal chain
+#: ``m`` with one ``p`` orbital per rung. Symmetry conditions are documentation; the check decides.
+BILAYER = "bilayer"
+CAPABILITIES = Capabilities(
+    family=BILAYER,
+    symmetries={"k": "periodic", "P": "always", "Z": "always (Sz = 0 sector)",
+                "C": "mu_p = -U/2, mu_m = 0 (half filling, Sz = 0)"})
+EFFECTIVE_CAPABILITIES = Capabilities(
+    family=BILAYER,
+    symmetries={"k": "periodic", "P": "always", "Z": "always (Sz = 0 sector)",
+                "C": "mu_m = 0 (half filling, Sz = 0)"})
 
 
 def _metal(lat, t_m) -> list[Term]:
@@ -67,7 +88,8 @@ def kbp_bilayer(L: int, bc: str = "open") -> Model:
         "mu_p": Parameter("mu_p", -U / 2, "chemical potential of p sites"),
         "mu_m": Parameter("mu_m", 0, "chemical potential of the metal"),
     }
-    return Model("kbp", lat, True, terms, params, doc=kbp_bilayer.__doc__ or "").check()
+    return Model("kbp", lat, True, terms, params, doc=kbp_bilayer.__doc__ or "",
+                 capabilities=CAPABILITIES).check()
 
 
 def kbp_effective(L: int, bc: str = "open") -> Model:
@@ -125,4 +147,4 @@ def kbp_effective(L: int, bc: str = "open") -> Model:
         "mu_m": Parameter("mu_m", 0, "chemical potential of the metal"),
     }
     return Model("kbp-eff", lat, True, terms, params, constraints=tuple(constraints),
-                 doc=kbp_effective.__doc__ or "").check()
+                 doc=kbp_effective.__doc__ or "", capabilities=EFFECTIVE_CAPABILITIES).check()

@@ -5,10 +5,17 @@ from __future__ import annotations
 import sympy
 
 from edkit.core.lattice import bilayer
-from edkit.core.model import Constraint, Model, Term, hopping
+from edkit.core.model import Capabilities, Constraint, Model, Term, hopping
 from edkit.core.modes import DN, SPINS, UP, Mode
 from edkit.core.operators import spin_spin
 from edkit.core.params import Parameter
+from edkit.models.kbp import BILAYER
+
+#: Bilayer family; symmetry conditions are documentation (the check on the terms decides).
+CAPABILITIES = Capabilities(
+    family=BILAYER,
+    symmetries={"k": "periodic", "P": "always", "Z": "always (Sz = 0 sector)",
+                "C": "half filling of the conduction band (checked)"})
 
 
 def spin_dot_terms(a: tuple[str, int], b: tuple[str, int], J: sympy.Expr, label: str) -> list[Term]:
@@ -52,4 +59,4 @@ def kondo_lattice(L: int, bc: str = "open") -> Model:
         "t_m": Parameter("t_m", 1, "conduction hopping"),
     }
     return Model("kondo", lat, True, terms, params, constraints=tuple(constraints),
-                 extra_electrons=L, doc=kondo_lattice.__doc__ or "").check()
+                 extra_electrons=L, doc=kondo_lattice.__doc__ or "", capabilities=CAPABILITIES).check()

@@ -11,6 +11,7 @@ import sympy
 
 from edkit.core.lattice import Lattice, LatticeError
 from edkit.core.model import (
+    Capabilities,
     Constraint,
     Model,
     Sector,
@@ -34,6 +35,11 @@ LEAD = "lead"
 LEAD_L, LEAD_R = Mode(LEAD, 0, SPINLESS), Mode(LEAD, 1, SPINLESS)
 
 CHAIN, NEAR, FAR = "c", "pn", "pf"
+
+#: The polarizer family (hamo, hamo-leads, little); hamo also offers its charge stability diagram.
+FAMILY = "polarizer"
+CAPABILITIES = Capabilities(family=FAMILY)
+HAMO_CAPABILITIES = Capabilities(family=FAMILY, observables=("stability",))
 
 
 def _n(mode: Mode) -> tuple:
@@ -141,10 +147,10 @@ def polarizer_pair(L: int | None = None, bc: str = "open", *, leads: bool = Fals
         params["eps_lead"] = Parameter("eps_lead", 0, "energy of the two lead levels")
         return Model("hamo-leads", lat, False, terms, params, constraints=(single,), extra_electrons=1,
                      doc=polarizer_pair.__doc__ or "", sector_fn=_hamo_leads_sector,
-                     default_sector={"N": 2}).check()
+                     default_sector={"N": 2}, capabilities=CAPABILITIES).check()
     return Model("hamo", lat, False, terms, params, constraints=(single,), extra_electrons=1,
                  doc=polarizer_pair.__doc__ or "", sector_fn=_hamo_sector,
-                 default_sector={"N": 0}).check()
+                 default_sector={"N": 0}, capabilities=HAMO_CAPABILITIES).check()
 
 
 def _spinless_sector(name: str, maximum: int, why: str):
@@ -203,7 +209,7 @@ def little_chain(L: int, bc: str = "open") -> Model:
       spin-down modes empty (no term touches them).
     - Sectors: ``N`` = chain electrons (``0..2L``), ``Sz`` = chain spin; the sector function
       adds the ``L`` polarizer electrons to the spin-up count. ``extra_electrons`` stays 0 so
-      that "lowest |Sz|" follows the parity of ``N`` (the polarizers carry no spin).
+      that "lowest ``|Sz|``" follows the parity of ``N`` (the polarizers carry no spin).
     - Hopping sign ``-t``; polarizer tunnelling ``+t_pol tau^x`` as in Hamo's Eq. (1) (a gauge
       choice). Periodic: the bond ``(L-1, 0)`` with plain fermion operators, ``L >= 3``; the
       ``V_nn`` neighbours are the chain-bond neighbours.
@@ -251,7 +257,7 @@ def little_chain(L: int, bc: str = "open") -> Model:
     }
     return Model("little", lat, True, terms, params, constraints=tuple(constraints),
                  doc=little_chain.__doc__ or "", sector_fn=_little_sector,
-                 default_sector={"N": L}).check()
+                 default_sector={"N": L}, capabilities=CAPABILITIES).check()
 
 
 def _little_sector(model: Model, N: int | None, Sz: float | None) -> Sector:

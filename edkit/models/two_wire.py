@@ -13,6 +13,7 @@ import sympy
 
 from edkit.core.lattice import Lattice
 from edkit.core.model import (
+    Capabilities,
     Constraint,
     Model,
     Sector,
@@ -28,6 +29,11 @@ from edkit.core.params import Parameter
 
 PRIMARY = "pri"
 SECONDARY = "sec"
+
+#: The two wires exchange no particles: sectors are solved in their product space (the engine's
+#: ``two-wire-product`` backend); family observables: binding energies and Drude/drag weights.
+CAPABILITIES = Capabilities(family="two-wire", space="two-wire-product",
+                            observables=("binding", "drude"))
 
 
 def _twisted_hopping(a: Mode, b: Mode, amplitude: sympy.Expr, phase: sympy.Expr,
@@ -133,7 +139,8 @@ def two_wire(L: int, bc: str = "open") -> Model:
                           "secondary wire is spinless (its spin-down modes stay empty)")
     return Model("two-wire", lat, True, terms, params, constraints=(empty_dn,),
                  doc=two_wire.__doc__ or "", sector_names=("N", "Sz", "N_s"),
-                 sector_fn=_two_wire_sector, default_sector={"N": L, "N_s": L // 2}).check()
+                 sector_fn=_two_wire_sector, default_sector={"N": L, "N_s": L // 2},
+                 capabilities=CAPABILITIES).check()
 
 
 def _two_wire_sector(model: Model, N: int | None, Sz: float | None, N_s: float | None = None) -> Sector:

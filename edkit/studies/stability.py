@@ -23,6 +23,16 @@ Between the two triple points the boundary is either between ``(1,0)`` and ``(0,
 :math:`W_{eff} = E(1,1) + E(0,0) - E(1,0) - E(0,1)` (gate independent). :func:`interaction_vertex`
 reads the orientation (``+1`` vertical, ``-1`` horizontal) and the length off the grid.
 
+Per point (sweeps)
+------------------
+A stability diagram is a grid over two gate axes, not a value per parameter point, so it is not
+an observable itself. Its per-point content is: the observable ``stability`` registered here
+(models that offer it in their capabilities: the ``hamo`` pair) gives, at the point's gate values,
+the ground energy ``E_<nL><nR>`` and polarization ``sigma_z_<nL><nR>`` of each of the four charge
+states, the interaction vertex ``W_eff = E_11 + E_00 - E_10 - E_01`` and the ground charge
+configuration ``n_L``, ``n_R``: a sweep over ``eps_L``, ``eps_R`` with it holds the diagram's
+labels point by point (one diagonalization per point instead of one batch per grid).
+
 Matplotlib is imported only inside :func:`plot_stability`.
 """
 
@@ -38,6 +48,7 @@ import sympy
 from edkit.core.model import Constraint, Model, Sector
 from edkit.core.params import ParameterError
 from edkit.engine.planning import TooLargeError, plan
+from edkit.observables.registry import Observable, offered, register
 
 #: refuse grids with more points than this (a 500 x 500 grid)
 DEFAULT_MAX_POINTS = 250_000
@@ -97,8 +108,18 @@ def _get_model(model: str | Model) -> Model:
         raise ValueError(f"model {model!r} needs a size: pass a built Model") from None
 
 
+#: Name of the per-point observable; a model offering it (``capabilities.observables``) is a Hamo
+#: pair (sites ``L``, ``R`` and the polarizer ``T``, ``B`` of :func:`~edkit.models.polarizer.polarizer_pair`),
+#: which also gives the default sectors and the ``sigma_z`` observable of :func:`stability_diagram`.
+STABILITY = "stability"
+
+
+def _is_hamo_pair(model: Model) -> bool:
+    return STABILITY in model.capabilities.observables
+
+
 def _default_sectors(model: Model) -> list[dict]:
-    if model.name == "hamo":
+    if _is_hamo_pair(model):
         return [{"N": n} for n in range(3)]
     raise ValueError(f"give the sectors to compare for model {model.name!r} "
                      "(e.g. sectors=[{'N': 0}, {'N': 1}, ...])")
@@ -146,12 +167,13 @@ def stability_diagram(model: str | Model = "hamo", values: Mapping[str, object] 
     V, dV
         Mean gate voltage and detuning axes (energy units), strictly increasing.
     sectors
-        Sectors compared at every point (default for ``hamo``: ``N = 0, 1, 2``).
+        Sectors compared at every point (default for a model offering the ``stability``
+        observable, ``hamo``: ``N = 0, 1, 2``).
     gates
         The two gate parameters (``eps_L``, ``eps_R``).
     observables
-        Extra ground-state expectation values, ``{name: [(coef, word), ...]}``; for ``hamo``
-        the polarization ``sigma_z`` is added by default.
+        Extra ground-state expectation values, ``{name: [(coef, word), ...]}``; for a model
+        offering the ``stability`` observable (``hamo``) the polarization ``sigma_z`` is added.
     max_points, max_flops
         Refuse larger grids (estimated before anything is built).
 
@@ -199,7 +221,7 @@ def stability_diagram(model: str | Model = "hamo", values: Mapping[str, object] 
     _check_affine(m, gates)
 
     obs = dict(observables or {})
-    if m.name == "hamo" and "sigma_z" not in obs:
+    if _is_hamo_pair(m) and "sigma_z" not in obs:
         from edkit.models.polarizer import sigma_z_terms
 
         obs["sigma_z"] = sigma_z_terms()
@@ -389,5 +411,39 @@ def grid_axis(start: float, stop: float, num: int) -> list[float]:
     return np.linspace(start, stop, num).tolist()
 
 
-__all__ = ["DEFAULT_MAX_FLOPS", "DEFAULT_MAX_POINTS", "GridPlan", "charge_states", "grid_axis",
-           "interaction_vertex", "plan_grid", "plot_stability", "stability_diagram"]
+# ------------------------------------------------------------------------- observable
+#: The four charge states ``(n_L, n_R)`` of the Hamo pair, in output order.
+CHARGE_STATES = ((0, 0), (1, 0), (0, 1), (1, 1))
+#: Columns of the ``stability`` observable.
+CHARGE_COLUMNS = (*(f"E_{a}{b}" for a, b in CHARGE_STATES), *(f"sigma_z_{a}{b}" for a, b in CHARGE_STATES),
+                  "W_eff", "n_L", "n_R")
+
+
+def _stability(model: Model, values: Mapping, sector: Mapping, options: Mapping) -> dict:
+    """Charge states at the point's gates; the sector is not used (each charge state is its own)."""
+    cs = charge_states(values, model)
+    out: dict = {}
+    for a, b in CHARGE_STATES:
+        out[f"E_{a}{b}"] = cs[f"({a},{b})"]["energy"]
+    for a, b in CHARGE_STATES:
+        out[f"sigma_z_{a}{b}"] = cs[f"({a},{b})"]["sigma_z"]
+    out["W_eff"] = out["E_11"] + out["E_00"] - out["E_10"] - out["E_01"]
+    n_l, n_r = min(CHARGE_STATES, key=lambda s: out[f"E_{s[0]}{s[1]}"])
+    out["n_L"], out["n_R"] = n_l, n_r
+    return out
+
+
+STABILITY_OBSERVABLE = register(Observable(
+    name=STABILITY,
+    summary="polarizer pair: energy E_ab and sigma_z_ab of each charge state (n_L, n_R) = (a, b) at the "
+            "point's gates, W_eff = E_11 + E_00 - E_10 - E_01 and the ground configuration n_L, n_R",
+    compute_fn=_stability,
+    column_names=CHARGE_COLUMNS,
+    applies_fn=offered(STABILITY),
+    match_fn=lambda column: {} if column in CHARGE_COLUMNS[:-2] else None,
+))
+
+
+__all__ = ["CHARGE_COLUMNS", "DEFAULT_MAX_FLOPS", "DEFAULT_MAX_POINTS", "STABILITY", "STABILITY_OBSERVABLE",
+           "GridPlan", "charge_states", "grid_axis", "interaction_vertex", "plan_grid",
+           "plot_stability", "stability_diagram"]

@@ -36,208 +36,27 @@ energies of order of the level spacing; trends with ``L`` at fixed densities dec
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from math import comb
+from collections.abc import Mapping
 
 import numpy as np
-import scipy.sparse as sp
 
-from edkit.core.lattice import Lattice
-from edkit.core.model import Model, Sector, SectorError
-from edkit.core.modes import DN, SPINLESS, Mode
-from edkit.core.words import Word
-from edkit.engine.backend_quspin import SectorSpace, make_space, occupation, operator_matrix
-from edkit.engine.planning import TooLargeError
-from edkit.engine.solver import Eigen, lowest
-from edkit.models.two_wire import PRIMARY, SECONDARY
+from edkit.core.model import Model, SectorError
 
-NumericTerms = Sequence[tuple[complex, Word]]
-
-#: Largest tensor-space dimension built unless ``max_dimension`` is raised. Measured: the
-#: ``L = 8, N = 8, N_s = 4`` sector (343,000 states) stores ~15 non-zeros per state (62 MB), so
-#: the limit is ~0.55 GB stored, two to three times that while the pieces are summed.
-MAX_DIMENSION = 3_000_000
-#: Dimension up to which :func:`solve` diagonalizes densely (Lanczos above). Kept small: one
-#: ground-state energy of a 720-state sector took 0.3 s densely with a single-threaded BLAS,
-#: 3 s with a multi-threaded BLAS on a loaded 2-core machine, and ~0.02 s by Lanczos.
-DENSE_LIMIT = 200
-
-
-def _require_two_wire(model: Model) -> None:
-    if model.name != "two-wire":
-        raise ValueError(f"this function needs the two-wire model, got {model.name!r}")
-
-
-@dataclass
-class TensorSpace:
-    """A two-wire sector as (primary sector) (x) (secondary sector).
-
-    Attributes
-    ----------
-    model
-        The two-wire model whose canonical terms are compiled.
-    primary, secondary
-        Backend sector spaces of the primary wire (spinful, ``L`` orbitals) and the secondary
-        wire (spinless, ``L`` orbitals).
-
-    Notes
-    -----
-    Basis states are ordered primary-major: index ``a * dim_s + b`` for primary state ``a`` and
-    secondary state ``b``. With the primary modes before the secondary modes in the
-    Jordan-Wigner order, an operator even in the secondary modes is ``A (x) B`` with ``A`` and
-    ``B`` the matrices of its primary and secondary factors; a word odd in the secondary modes
-    (inter-wire tunnelling) is refused.
-    """
-
-    model: Model
-    primary: SectorSpace
-    secondary: SectorSpace
-    _occ: dict = field(default_factory=dict, repr=False)
-
-    @property
-    def dimension(self) -> int:
-        """Dimension of the product space."""
-        return self.primary.dimension * self.secondary.dimension
-
-    def matrix(self, terms: NumericTerms) -> sp.csr_matrix:
-        r"""Sparse matrix of ``sum(coef * word)`` (canonical words of the two-wire model).
-
-        Imaginary parts below ``1e-14`` of a coefficient's modulus (the round-off of
-        :math:`e^{i\pi}` at a flux of pi) are dropped, so that such matrices stay real.
-
-        Raises
-        ------
-        ValueError
-            For a word on the spin-down modes of the secondary wire (held empty) or a word odd
-            in the secondary modes.
-        """
-        terms = [(_clean(c), w) for c, w in terms]
-        pri_only: list[tuple[complex, Word]] = []
-        sec_only: list[tuple[complex, Word]] = []
-        mixed: dict[Word, list[tuple[complex, Word]]] = {}
-        const = 0j
-        for coef, word in terms:
-            pri, sec, sign = _split(word)
-            if not sec and not pri:
-                const += coef
-            elif not sec:
-                pri_only.append((coef, pri))
-            elif not pri:
-                sec_only.append((coef, sec))
-            else:
-                mixed.setdefault(sec, []).append((sign * coef, pri))
-        d_p, d_s = self.primary.dimension, self.secondary.dimension
-        dtype = np.complex128 if any(abs(complex(c).imag) > 0 for c, _ in terms) else np.float64
-        eye_p = sp.identity(d_p, dtype=dtype, format="csr")
-        eye_s = sp.identity(d_s, dtype=dtype, format="csr")
-        out = sp.csr_matrix((d_p * d_s, d_p * d_s), dtype=dtype)
-        if pri_only:
-            out = out + sp.kron(operator_matrix(self.primary, pri_only), eye_s, format="csr")
-        if sec_only:
-            out = out + sp.kron(eye_p, operator_matrix(self.secondary, sec_only), format="csr")
-        diagonal = np.zeros(d_p * d_s, dtype=dtype)
-        for sec, parts in mixed.items():
-            if _is_density(sec) and all(_is_density(w) for _, w in parts):
-                # density-density coupling: diagonal, from occupation numbers (no matrix build)
-                a_diag = np.zeros(d_p, dtype=dtype)
-                for c, w in parts:
-                    a_diag += (c if dtype == np.complex128 else c.real) * self._occupation("p", w[0][0])
-                diagonal += np.kron(a_diag, self._occupation("s", sec[0][0]))
-                continue
-            b = operator_matrix(self.secondary, [(1.0, sec)])
-            a = operator_matrix(self.primary, parts)
-            out = out + sp.kron(a, b, format="csr")
-        if diagonal.any():
-            out = out + sp.diags(diagonal, format="csr")
-        if const != 0:
-            value = const if dtype == np.complex128 else const.real
-            out = out + value * sp.identity(d_p * d_s, dtype=dtype, format="csr")
-        return sp.csr_matrix(out)
-
-    def _occupation(self, which: str, mode: Mode) -> np.ndarray:
-        """Occupation (0/1) of ``mode`` in each state kept in the primary or secondary space."""
-        key = (which, mode)
-        if key not in self._occ:
-            space = self.primary if which == "p" else self.secondary
-            occ = occupation(space.model, space.basis, mode).astype(np.float64)
-            self._occ[key] = occ if space.keep is None else occ[space.keep]
-        return self._occ[key]
-
-
-def _clean(c: complex) -> complex | float:
-    """Drop an imaginary part at round-off level (``e^{i pi}``), so real cases stay real."""
-    c = complex(c)
-    return c.real if abs(c.imag) <= 1e-14 * abs(c) else c
-
-
-def _is_density(word: Word) -> bool:
-    """Whether a word is a number operator ``c†_m c_m``."""
-    return len(word) == 2 and word[0][0] == word[1][0] and word[0][1] and not word[1][1]
-
-
-def _split(word: Word) -> tuple[Word, Word, int]:
-    """Primary factors, secondary factors (as spinless modes) and the sign of the reordering."""
-    pri, sec = [], []
-    swaps = 0
-    for mode, dag in word:
-        if mode.layer == PRIMARY:
-            pri.append((mode, dag))
-            swaps += len(sec)
-        elif mode.layer == SECONDARY:
-            if mode.spin == DN:
-                raise ValueError(f"word {word} acts on a spin-down secondary mode (held empty)")
-            sec.append((Mode(SECONDARY, mode.site, SPINLESS), dag))
-        else:
-            raise ValueError(f"unknown layer {mode.layer!r}")
-    if len(sec) % 2:
-        raise ValueError(f"word {word} is odd in the secondary modes (inter-wire tunnelling): "
-                         "no tensor-product form")
-    return tuple(pri), tuple(sec), -1 if swaps % 2 else 1
-
-
-def tensor_space(model: Model, N: int, Sz: float, N_s: int | None = None,
-                 max_dimension: int = MAX_DIMENSION) -> TensorSpace:
-    """The product space of a two-wire sector ``(N, Sz, N_s)``.
-
-    Raises
-    ------
-    SectorError
-        For an impossible sector (checked by the model's own sector function).
-    TooLargeError
-        If the product dimension exceeds ``max_dimension`` (before anything is built).
-    """
-    _require_two_wire(model)
-    sector = model.sector(N, Sz, N_s=N_s)
-    n_s = sector.constraints[0].allowed[0]
-    n_up, n_dn = sector.n_up - n_s, sector.n_dn
-    L, bc = model.lattice.L, model.lattice.bc
-    dim = comb(L, n_up) * comb(L, n_dn) * comb(L, n_s)
-    if dim > max_dimension:
-        raise TooLargeError(f"two-wire L={L} sector (N={N}, Sz={Sz}, N_s={n_s}) has dimension "
-                            f"{dim:,} > max_dimension {max_dimension:,}")
-    pri_model = Model("two-wire:primary", Lattice(L, bc, (PRIMARY,), (PRIMARY,)), True, [], {})
-    sec_model = Model("two-wire:secondary", Lattice(L, bc, (SECONDARY,), (SECONDARY,)), False, [], {})
-    return TensorSpace(model, make_space(pri_model, Sector(n_up, n_dn)),
-                       make_space(sec_model, Sector(n_s, 0)))
+# The product space and its sector solve live in the engine (the "two-wire-product" backend);
+# imported here under their old names for the functions below and for existing callers.
+from edkit.engine.backends.product import (  # noqa: F401  (re-exported)
+    DENSE_LIMIT,
+    MAX_DIMENSION,
+    TensorSpace,
+    solve,
+    tensor_space,
+)
+from edkit.engine.backends.product import require_product_space as _require_two_wire
+from edkit.observables.registry import Observable, offered, register
 
 
 def _lowest_sz(N: int) -> float:
     return 0.0 if N % 2 == 0 else 0.5
-
-
-def solve(model: Model, values: Mapping[str, object] | None, N: int, Sz: float | None = None,
-          N_s: int | None = None, nev: int = 1, vectors: bool = False) -> tuple[Eigen, TensorSpace]:
-    """Lowest ``nev`` levels of a two-wire sector on the tensor-product path.
-
-    ``Sz`` defaults to the lowest ``|Sz|`` of ``N`` primary electrons, ``N_s`` to ``L // 2``.
-    """
-    _require_two_wire(model)
-    vals = model.resolve(values)
-    Sz = _lowest_sz(int(N)) if Sz is None else Sz
-    space = tensor_space(model, N, Sz, N_s)
-    H = space.matrix(model.numeric_terms(vals))
-    return lowest(H, nev, vectors=vectors, dense_limit=DENSE_LIMIT), space
 
 
 def ground_energy(model: Model, values: Mapping[str, object] | None, N: int,
@@ -345,5 +164,34 @@ def density_mismatch(L: int, N: int, N_s: int) -> float:
     return N_s / L - N / (2 * L)
 
 
-__all__ = ["TensorSpace", "binding_energies", "density_mismatch", "ground_energy",
-           "secondary_filling", "solve", "tensor_space"]
+# ------------------------------------------------------------------------- observable
+#: Excitations :math:`\varepsilon(a, b)` of :func:`binding_energies` as columns ``eps_ab``.
+EXCITATIONS = ((1, 0), (2, 0), (0, 1), (1, 1), (2, 1))
+#: Columns of the ``binding`` observable (the numbers of :func:`binding_energies`).
+BINDING_COLUMNS = ("energy", "pair_binding", "spin_gap", "pair_carrier_binding", "trion_binding",
+                   *(f"eps_{a}{b}" for a, b in EXCITATIONS))
+
+
+def _binding(model: Model, values: Mapping, sector: Mapping, options: Mapping) -> dict:
+    """The ``binding`` observable: the sector's ``N`` and ``N_s`` (``Sz`` is the lowest ``|Sz|``)."""
+    out = binding_energies(model, values, N=int(sector["N"]), N_s=int(sector["N_s"]),
+                           carrier=options["carrier"])
+    flat = {k: out[k] for k in BINDING_COLUMNS[:5]}
+    flat.update({f"eps_{a}{b}": out["excitations"][f"{a},{b}"] for a, b in EXCITATIONS})
+    return flat
+
+
+BINDING = register(Observable(
+    name="binding",
+    summary="two-wire pair binding, spin gap, pair-carrier and trion binding around (N, N_s) "
+            "(at the lowest |Sz|), and the excitation energies eps_ab",
+    compute_fn=_binding,
+    options={"carrier": -1},
+    column_names=BINDING_COLUMNS,
+    applies_fn=offered("binding"),
+    match_fn=lambda column: {} if column in BINDING_COLUMNS[3:] else None,
+))
+
+
+__all__ = ["BINDING", "BINDING_COLUMNS", "TensorSpace", "binding_energies", "density_mismatch",
+           "ground_energy", "secondary_filling", "solve", "tensor_space"]

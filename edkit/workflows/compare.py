@@ -16,6 +16,8 @@ CSV (header row) or JSON. Each row (point) holds:
   * correlators ``KEY:layer:i:j`` with ``KEY`` in ``C, N, S, SzSz, SxSx, SySy`` (the
     definitions of :func:`edkit.api.correlations`; a degenerate ground state is averaged
     over its levels), e.g. ``SzSz:c:0:1``;
+  * any other column a registered observable claims (:func:`edkit.observables.owners`), e.g. a
+    model family's ``D_11`` or ``trion_binding`` (``edkit observables --model NAME`` lists them);
 
 - optional error bars ``<quantity>_err`` (e.g. QMC statistical errors).
 
@@ -33,19 +35,18 @@ import csv
 import json
 import math
 import os
-import re
+import stat
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edkit.core.errors import EdkitError
+from edkit.observables.correlations import COLUMN as _CORR  # KEY:layer:i:j (names from the registry)
 
-GAP_KEYS = ("charge_gap", "spin_gap", "pair_binding", "neutral_gap")
-CORRELATOR_KEYS = ("C", "N", "S", "SzSz", "SxSx", "SySy")
-_LEVEL = re.compile(r"^E(\d+)$")
-_CORR = re.compile(r"^(C|N|S|SzSz|SxSx|SySy):([A-Za-z_][A-Za-z0-9_]*):(\d+):(\d+)$")
 MAX_ROWS = 10_000
+#: Largest results file read (bytes): far above MAX_ROWS points of a few hundred columns.
+MAX_FILE_BYTES = 64 * 2**20
 
 
 class CompareError(EdkitError, ValueError):
@@ -133,26 +134,98 @@ class CompareReport:
 
 # ---------------------------------------------------------------------------- reading
 def load_points(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """Rows of a CSV or JSON results file as flat dicts (values still raw)."""
+    """Rows of a CSV or JSON results file as flat dicts (values still raw).
+
+    The path must name a regular file of at most :data:`MAX_FILE_BYTES` bytes of UTF-8 text;
+    directories, devices (``/dev/zero``), pipes and oversized files are refused before reading,
+    and no more than the limit is ever read.
+
+    Raises
+    ------
+    CompareError
+        For a missing path, a directory, a file that is not regular, unreadable, too large, not
+        UTF-8, not valid CSV/JSON, or without data rows; the message names the reason.
+    """
     path = Path(path)
-    if not path.is_file():
-        raise CompareError(f"{path}: no such file")
-    text = path.read_text()
+    text = _read_text(path)
     suffix = path.suffix.lower()
-    if suffix == ".json" or (suffix != ".csv" and text.lstrip()[:1] in "[{"):
+    if not text.strip():
+        raise CompareError(f"{path}: the file is empty (a CSV needs a header and one row per point)")
+    if suffix == ".json" or (suffix != ".csv" and text.lstrip()[:1] in ("[", "{")):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as err:
             raise CompareError(f"{path}: not valid JSON ({err})") from None
+        except (ValueError, RecursionError) as err:  # over-long integers, absurd nesting
+            raise CompareError(f"{path}: not valid JSON ({type(err).__name__}: {err})") from None
         return _flatten_json(data, path)
-    rows = list(csv.DictReader(text.splitlines()))
-    if not rows:
+    return _csv_rows(text, path)
+
+
+def _read_text(path: Path) -> str:
+    """The text of a regular, readable, not oversized UTF-8 file (the type is checked first)."""
+    try:
+        info = path.stat()  # follows links; never opens (a FIFO would block, /dev/zero never ends)
+    except FileNotFoundError:
+        raise CompareError(f"{path}: no such file") from None
+    except NotADirectoryError:
+        raise CompareError(f"{path}: no such file (a part of the path is not a directory)") from None
+    except OSError as err:
+        raise CompareError(f"{path}: cannot be read ({err.strerror or err})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise CompareError(f"{path}: is a directory, not a results file")
+    if not stat.S_ISREG(info.st_mode):
+        kind = ("a character device" if stat.S_ISCHR(info.st_mode) else "a block device"
+                if stat.S_ISBLK(info.st_mode) else "a pipe" if stat.S_ISFIFO(info.st_mode)
+                else "a socket" if stat.S_ISSOCK(info.st_mode) else "special")
+        raise CompareError(f"{path}: not a regular file ({kind}); give a CSV or JSON results file")
+    if info.st_size > MAX_FILE_BYTES:
+        raise CompareError(f"{path}: {_size(info.st_size)} is more than a results file of "
+                           f"{MAX_ROWS:,} points needs (limit {_size(MAX_FILE_BYTES)})")
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)  # never more, even if the file grows meanwhile
+    except OSError as err:
+        raise CompareError(f"{path}: cannot be read ({err.strerror or err})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise CompareError(f"{path}: more than {_size(MAX_FILE_BYTES)}, the limit of a results file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise CompareError(f"{path}: not UTF-8 text (byte {err.start}); give a CSV or JSON results "
+                           "file") from None
+
+
+def _size(n: int) -> str:
+    from edkit.core.units import format_bytes
+
+    return format_bytes(n)
+
+
+def _csv_rows(text: str, path: Path) -> list[dict[str, Any]]:
+    """Rows of a CSV text (header first) as dicts with stripped keys and values."""
+    try:
+        reader = csv.reader(text.splitlines())
+        header = next(reader, None)
+        if header is None:
+            raise CompareError(f"{path}: no header row")
+        names = [h.strip() for h in header]
+        for k, name in enumerate(names):
+            if name and name in names[:k]:
+                raise CompareError(f"{path}: column {name!r} appears twice in the header")
+        out = []
+        for k, cells in enumerate(reader, start=1):
+            if not any(c.strip() for c in cells):
+                continue  # blank line
+            if len(cells) > len(names):
+                raise CompareError(f"{path}: row {k} has more cells than the header")
+            if k > MAX_ROWS:
+                raise CompareError(f"{path}: more than {MAX_ROWS:,} rows (points to diagonalize)")
+            out.append({n: c.strip() for n, c in zip(names, cells)})
+    except csv.Error as err:
+        raise CompareError(f"{path}: not valid CSV ({err})") from None
+    if not out:
         raise CompareError(f"{path}: no data rows (a CSV needs a header and one row per point)")
-    out = []
-    for k, r in enumerate(rows, start=1):
-        if None in r:
-            raise CompareError(f"{path}: row {k} has more cells than the header")
-        out.append({(key or "").strip(): (v.strip() if isinstance(v, str) else v) for key, v in r.items()})
     return out
 
 
@@ -167,6 +240,8 @@ def _flatten_json(data: Any, path: Path) -> list[dict[str, Any]]:
         points = data
     else:
         raise CompareError(f"{path}: JSON must be a list of points or an object with 'points'")
+    if len(points) > MAX_ROWS:
+        raise CompareError(f"{path}: {len(points):,} points: more than {MAX_ROWS:,} to diagonalize")
     out = []
     for k, p in enumerate(points, start=1):
         if not isinstance(p, Mapping):
@@ -182,20 +257,13 @@ def _flatten_json(data: Any, path: Path) -> list[dict[str, Any]]:
 
 
 def _number(v: Any, where: str) -> float:
-    from edkit.core.params import ParameterError, parse_number
+    """A cell as a finite float: numbers, or text read by :func:`~edkit.core.params.parse_number`."""
+    from edkit.core.params import ParameterError, as_number
 
-    if isinstance(v, bool):
-        raise CompareError(f"{where}: {v!r} is not a number")
-    if isinstance(v, (int, float)):
-        if not math.isfinite(v):
-            raise CompareError(f"{where}: {v!r} is not a finite number")
-        return float(v)
-    if isinstance(v, str):
-        try:
-            return parse_number(v)
-        except ParameterError as err:
-            raise CompareError(f"{where}: {err}") from None
-    raise CompareError(f"{where}: {v!r} is not a number")
+    try:
+        return as_number(v, where, CompareError)
+    except ParameterError as err:  # pragma: no cover  (as_number raises CompareError)
+        raise CompareError(f"{where}: {err}") from None
 
 
 def _present(v: Any) -> bool:
@@ -294,42 +362,23 @@ def _plan(rows: list[dict[str, Any]], model: str | None, L: int | None, bc: str 
 
 
 def _is_quantity(col: str) -> bool:
-    return col == "energy" or col in GAP_KEYS or bool(_LEVEL.match(col)) or bool(_CORR.match(col))
+    """Whether a registered observable gives this column (:func:`edkit.observables.owner`)."""
+    from edkit.observables import owner
+
+    return owner(col) is not None
 
 
 # ---------------------------------------------------------------------------- computing
 def _ed_values(p: _Plan) -> dict[str, float | None]:
-    from edkit import api
+    """ED values of a row's quantities: each observable that gives them, evaluated once."""
+    from edkit.observables import ObservableError, evaluate, owners
 
-    m, vals = p.model, p.params
-    N = p.sector["N"]
-    Sz = p.sector.get("Sz") if m.spinful else None
-    extra = {k: v for k, v in p.sector.items() if k not in ("N", "Sz")}
     out: dict[str, float | None] = {}
-    qs = p.quantities
-    levels = [int(_LEVEL.match(q).group(1)) for q in qs if _LEVEL.match(q)]
-    nev = max(levels) + 1 if levels else 1
-    if levels or "energy" in qs:
-        sp = api.spectrum(m, vals, N=N, Sz=Sz, nev=nev, extra=extra, labels=False)
-        out["energy"] = sp["energies"][0]
-        for k in levels:
-            out[f"E{k}"] = sp["energies"][k] if k < len(sp["energies"]) else None
-    if any(q in GAP_KEYS for q in qs):
-        wanted = [k for k in GAP_KEYS if k in qs]
-        g = api.gaps(m, vals, N=N, Sz=Sz, extra=extra, only=wanted)  # only the sectors they need
-        out.update({k: g[k] for k in wanted})
-    refs: dict[int, set[str]] = {}
-    for q in qs:
-        c = _CORR.match(q)
-        if c:
-            refs.setdefault(int(c.group(3)), set()).add(c.group(2))
-    for ref, layers in refs.items():
-        data = api.correlations(m, vals, N=N, Sz=Sz, reference=ref, layers=tuple(sorted(layers)),
-                                extra=extra)
-        for layer, rows in data["layers"].items():
-            for key in CORRELATOR_KEYS:
-                for j, v in enumerate(rows[key]):
-                    out[f"{key}:{layer}:{ref}:{j}"] = v
+    for name, options in owners(list(p.quantities)).items():
+        try:
+            out.update(evaluate(name, p.model, p.params, p.sector, options))
+        except ObservableError as err:
+            raise CompareError(f"row {p.row}: {err}") from None
     return out
 
 

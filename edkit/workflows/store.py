@@ -7,10 +7,13 @@ Layout (schema version :data:`SCHEMA_VERSION`)
   edkit that wrote it; updated only by an explicit migration), ``created``, ``history`` (JSON
   list of migrations).
 - ``points``: one row per finished point, primary key ``key`` (hash of model, L, bc, all
-  parameter values, sector, observable and options, see :func:`edkit.workflows.sweep.point_key`), with
+  parameter values, sector, observable and options, see :func:`edkit.workflows.grid.point_key`), with
   those fields as columns (JSON for mappings), the ``result`` (JSON), the ``edkit_version``
   that computed it, and timings (``seconds``, ``started``, ``finished``), ``worker``,
   ``threads``.
+- ``claims`` (schema 2): the points that running sweeps are computing now, and ``computed``:
+  a log of every finished computation (see :mod:`edkit.workflows.claims`). Runs that share a
+  store split its points through these.
 
 Guarantees
 ----------
@@ -24,7 +27,7 @@ Guarantees
   is refused.
 
 Exports: :meth:`ResultStore.export_csv` and :meth:`ResultStore.export_hdf5` (``h5py``) write
-the tidy table (:func:`edkit.workflows.sweep.tidy_row`); :func:`read_csv` and :func:`read_hdf5` read it
+the tidy table (:func:`edkit.workflows.points.tidy_row`); :func:`read_csv` and :func:`read_hdf5` read it
 back. Missing values (an undefined gap) are empty cells in CSV and NaN (numbers) or empty
 strings (text) in HDF5.
 """
@@ -38,13 +41,16 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from edkit.core.errors import EdkitError
+from edkit.workflows import claims as _claims
+from edkit.workflows.paths import OutputError, check_output
+from edkit.workflows.points import tidy_row
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x65646B31  # "edk1"
 
 _SCHEMA = """
@@ -72,8 +78,14 @@ _JSON_FIELDS = ("params", "sector", "options", "swept", "result")
 _FIELDS = ("key", "model", "L", "bc", "params", "sector", "observable", "options", "swept", "result",
            "edkit_version", "seconds", "started", "finished", "worker", "threads")
 
-# schema migrations: from version n to n + 1 (none yet; the first one goes here)
-_MIGRATIONS: dict[int, str] = {}
+# schema migrations: from version n to n + 1
+_MIGRATIONS: dict[int, str] = {
+    1: _claims.CLAIMS_SCHEMA + """;
+INSERT INTO computed (key, run, worker, finished, stored) SELECT key, NULL, worker, finished, 1 FROM points
+""",
+}
+# migrations that only add tables: applied without --migrate when a sweep writes the store
+_ADDITIVE = {1}
 
 
 class StoreError(EdkitError, ValueError):
@@ -118,16 +130,23 @@ class ResultStore:
 
         self.path = Path(path)
         self.version = version or __version__
-        existed = self.path.exists() and self.path.stat().st_size > 0
         if self.path.is_dir():
             raise StoreError(f"{self.path} is a directory, not a results file")
-        if not self.path.parent.is_dir():
-            raise StoreError(f"cannot create {self.path}: directory {self.path.parent} does not exist")
+        existed = self.path.is_file() and self.path.stat().st_size > 0
+        if not existed:
+            if model is None:
+                raise StoreError(f"{self.path} does not exist (a new store needs a model)")
+            try:
+                check_output(self.path, "a results store", journal=True)
+            except OutputError as err:
+                raise StoreError(str(err)) from None
         try:
             self._conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
             self._conn.execute("PRAGMA synchronous=FULL")
             app_id = self._conn.execute("PRAGMA application_id").fetchone()[0]
-        except sqlite3.DatabaseError as err:
+        except sqlite3.OperationalError as err:  # cannot open, locked, I/O error
+            raise StoreError(f"cannot open the results store at {self.path}: {err}") from None
+        except sqlite3.DatabaseError as err:  # "file is not a database"
             raise StoreError(f"{self.path} is not an edkit results store ({err})") from None
         if existed and app_id != APPLICATION_ID:
             self._conn.close()
@@ -147,21 +166,23 @@ class ResultStore:
         if model is None:
             self._conn.close()
             raise StoreError(f"{self.path} does not exist (a new store needs a model)")
-        with self._transaction():
+        with self._transaction():  # idempotent: two runs may create one new store together
             self._conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
-            for statement in _SCHEMA.split(";"):
+            for statement in (_SCHEMA + _claims.CLAIMS_SCHEMA).split(";"):
                 if statement.strip():
                     self._conn.execute(statement)
             now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
             rows = {"schema": str(SCHEMA_VERSION), "model": model, "edkit_version": self.version,
                     "created": now, "history": "[]"}
-            self._conn.executemany("INSERT INTO meta VALUES (?, ?)", rows.items())
+            self._conn.executemany("INSERT OR IGNORE INTO meta VALUES (?, ?)", rows.items())
 
     def _transaction(self):
         conn = self._conn
 
         class _Tx:
             def __enter__(self_inner):
+                if conn.in_transaction:  # left open by an interrupt between BEGIN and the block
+                    conn.execute("ROLLBACK")
                 conn.execute("BEGIN IMMEDIATE")
 
             def __exit__(self_inner, exc_type, exc, tb):
@@ -190,7 +211,9 @@ class ResultStore:
                 f"{self.path} holds results of model {meta.get('model')!r}, not {model!r}; "
                 "a store holds one model: choose another --out file")
         stored_version = meta.get("edkit_version")
-        if schema < SCHEMA_VERSION or (model is not None and stored_version != self.version):
+        other_version = model is not None and stored_version != self.version
+        additive = all(v in _ADDITIVE for v in range(schema, SCHEMA_VERSION))
+        if other_version or (schema < SCHEMA_VERSION and not additive):
             if not migrate:
                 raise StoreMismatchError(
                     f"{self.path} was written by edkit {stored_version} (store schema {schema}); "
@@ -198,28 +221,42 @@ class ResultStore:
                     "from what this version computes. Use another --out file, or pass --migrate "
                     "(migrate=True) to adopt it: its points are kept, each labelled with the "
                     "version that computed it, and are not recomputed")
-            self._migrate(schema, stored_version)
+            self._migrate(stored_version)
+        elif schema < SCHEMA_VERSION and model is not None:  # new tables only: no --migrate needed
+            self._migrate(stored_version)
 
-    def _migrate(self, schema: int, stored_version: str | None) -> None:
+    def _migrate(self, stored_version: str | None) -> None:
         with self._transaction():
-            for v in range(schema, SCHEMA_VERSION):
-                if v not in _MIGRATIONS:
-                    raise StoreMismatchError(f"{self.path}: no migration from store schema {v}")
-                for statement in _MIGRATIONS[v].split(";"):
-                    if statement.strip():
-                        self._conn.execute(statement)
-            history = json.loads(self.meta.get("history", "[]"))
-            history.append({"from_version": stored_version, "to_version": self.version,
-                            "from_schema": schema, "to_schema": SCHEMA_VERSION,
-                            "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-            for k, v in (("schema", str(SCHEMA_VERSION)), ("edkit_version", self.version),
-                         ("history", _dumps(history))):
-                self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (k, v))
+            self._apply_migrations(stored_version)
         self.meta = self._read_meta()
 
+    def _apply_migrations(self, stored_version: str | None) -> None:
+        # re-read inside the transaction: another run may have migrated the store meanwhile
+        meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
+        schema = int(meta.get("schema", "0"))
+        if schema == SCHEMA_VERSION and meta.get("edkit_version") == self.version:
+            return
+        for v in range(schema, SCHEMA_VERSION):
+            if v not in _MIGRATIONS:
+                raise StoreMismatchError(f"{self.path}: no migration from store schema {v}")
+            for statement in _MIGRATIONS[v].split(";"):
+                if statement.strip():
+                    self._conn.execute(statement)
+        history = json.loads(meta.get("history") or "[]")
+        history.append({"from_version": stored_version, "to_version": self.version,
+                        "from_schema": schema, "to_schema": SCHEMA_VERSION,
+                        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        for k, v in (("schema", str(SCHEMA_VERSION)), ("edkit_version", self.version),
+                     ("history", _dumps(history))):
+            self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (k, v))
+
     # ---------------------------------------------------------------------- writing
-    def commit(self, record: Mapping[str, Any]) -> bool:
-        """Insert one finished point in its own transaction; ``False`` if it was already there."""
+    def commit(self, record: Mapping[str, Any], run: _claims.Run | None = None) -> bool:
+        """Insert one finished point in its own transaction; ``False`` if it was already there.
+
+        The same transaction drops the point's claim and logs the computation (``computed``,
+        with ``run``, the :class:`~edkit.workflows.claims.Run` that computed it).
+        """
         values = []
         for f in _FIELDS:
             v = record.get(f)
@@ -235,7 +272,36 @@ class ResultStore:
             cur = self._conn.execute(
                 f"INSERT INTO points ({', '.join(_FIELDS)}) VALUES ({', '.join('?' * len(_FIELDS))}) "
                 "ON CONFLICT(key) DO NOTHING", values)
-        return cur.rowcount == 1
+            stored = cur.rowcount == 1
+            if self._has_claims:
+                self._conn.execute("DELETE FROM claims WHERE key=?", (record["key"],))
+                self._conn.execute("INSERT INTO computed VALUES (?, ?, ?, ?, ?)",
+                                   (record["key"], run.id if run else None, record.get("worker"),
+                                    record.get("finished"), int(stored)))
+        return stored
+
+    @property
+    def _has_claims(self) -> bool:
+        return int(self.meta.get("schema", "0")) >= 2
+
+    def claim(self, run: _claims.Run, keys: Iterable[str], n: int, *,
+              lease: float = _claims.LEASE) -> _claims.ClaimResult:
+        """Claim up to ``n`` of ``keys`` for ``run`` in one transaction.
+
+        See :func:`edkit.workflows.claims.claim`.
+        """
+        with self._transaction():
+            return _claims.claim(self._conn, run, keys, n, lease=lease)
+
+    def release(self, run: _claims.Run, keys: Iterable[str] | None = None) -> None:
+        """Drop ``run``'s claims (all, or those of ``keys``) in one transaction."""
+        with self._transaction():
+            _claims.release(self._conn, run, keys)
+
+    def computations(self) -> list[dict[str, Any]]:
+        """The log of finished computations: ``key, run, worker, finished, stored`` per row."""
+        cur = self._conn.execute("SELECT key, run, worker, finished, stored FROM computed ORDER BY rowid")
+        return [dict(zip(("key", "run", "worker", "finished", "stored"), row)) for row in cur.fetchall()]
 
     def close(self) -> None:
         """Close the connection (every point is already committed)."""
@@ -249,7 +315,7 @@ class ResultStore:
 
     # ---------------------------------------------------------------------- reading
     def records(self) -> list[dict[str, Any]]:
-        """Every stored point as a record (the dict :func:`edkit.workflows.sweep.compute_point` returns)."""
+        """Every stored point as a record (the dict :func:`edkit.workflows.points.compute_point` returns)."""
         cur = self._conn.execute(f"SELECT {', '.join(_FIELDS)} FROM points ORDER BY rowid")
         out = []
         for row in cur.fetchall():
@@ -272,8 +338,6 @@ class ResultStore:
 
     def rows(self) -> list[dict[str, Any]]:
         """The tidy table (one flat dict per point, in commit order)."""
-        from edkit.workflows.sweep import tidy_row
-
         return [tidy_row(r) for r in self.records()]
 
     def to_dataframe(self):

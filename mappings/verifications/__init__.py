@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from edkit.core.errors import EdkitError
+from mappings.two_wire import verify_second_order
 from mappings.verifications.correlators import correlators_to_spin
 from mappings.verifications.cotunnelling import hamo_pair_cotunnelling
 from mappings.verifications.particle_hole import (
@@ -16,10 +18,15 @@ from mappings.verifications.result import VerificationResult
 from mappings.verifications.schrieffer_wolff import kbp_schrieffer_wolff
 
 
-def two_wire_second_order() -> VerificationResult:
-    """Second-order-in-V energy of the two-wire model (imported lazily: no import cycle)."""
-    from mappings.two_wire import verify_second_order
+class UnknownVerificationError(EdkitError, KeyError):
+    """A verification name that is not in the catalogue (the message lists the known names)."""
 
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def two_wire_second_order() -> VerificationResult:
+    """Second-order-in-V energy of the two-wire model (derived in :mod:`mappings.two_wire`)."""
     return verify_second_order((3, 4, 5))
 
 
@@ -37,18 +44,20 @@ CATALOGUE: dict[str, Callable[[], VerificationResult]] = {
 
 
 def run_catalogue(names: list[str] | None = None) -> list[VerificationResult]:
-    """Run the named verifications (all by default), in catalogue order.
+    """Run the named verifications in the order given (``None``: all, in catalogue order).
+
+    An empty list runs nothing (``[]``); the command line passes ``None`` when no name is given.
 
     Raises
     ------
-    KeyError
-        For a name that is not in the catalogue (message lists the known names).
+    UnknownVerificationError
+        (a ``KeyError``) for a name that is not in the catalogue (message lists the known names).
     """
-    selected = names or list(CATALOGUE)
+    selected = list(CATALOGUE) if names is None else list(names)
     unknown = [n for n in selected if n not in CATALOGUE]
     if unknown:
-        raise KeyError(f"unknown verification(s) {unknown}; known: {', '.join(CATALOGUE)}")
+        raise UnknownVerificationError(f"unknown verification(s) {unknown}; known: {', '.join(CATALOGUE)}")
     return [CATALOGUE[n]() for n in selected]
 
 
-__all__ = ["CATALOGUE", "VerificationResult", "run_catalogue"]
+__all__ = ["CATALOGUE", "UnknownVerificationError", "VerificationResult", "run_catalogue"]

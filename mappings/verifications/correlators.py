@@ -80,19 +80,21 @@ def correlators_to_spin(L: int = 4, bc: str = "periodic") -> VerificationResult:
                          - (spin_x(a) * spin_x(b) + spin_y(a) * spin_y(b)) * 2)
                 if not ident.is_zero():
                     bad += 1
-    res.details.append(f"{4 * 2 * L * L} correlator images and {2 * L * L} spin identities on "
-                       f"{bc} L={L}: {bad} mismatches")
+    res.check("correlator images and spin identities", bad == 0,
+              f"{4 * 2 * L * L} correlator images and {2 * L * L} spin identities on "
+              f"{bc} L={L}: {bad} mismatches")
     al = from_model(anderson_lattice(L, bc))
     sym = anderson_lattice(L, bc).symbols
     al0 = al.subs({sym["h_p"]: 0, sym["h_m"]: 0})
     su2 = {name: commutator(al0, _total(f, L)) for name, f in
            (("S+", spin_plus), ("S-", spin_minus), ("Sz", spin_z))}
     su2_ok = all(v.is_zero() for v in su2.values())
-    res.details.append(f"[H_AL(h_p=h_m=0), S_total^(+,-,z)] = 0: {su2_ok}")
+    res.check("H_AL at zero field is SU(2) invariant", su2_ok,
+              f"[H_AL(h_p=h_m=0), S_total^(+,-,z)] = 0: {su2_ok}")
     hz = commutator(al, _total(spin_plus, L))
-    res.details.append(f"with fields, [H_AL, S_total^+] vanishes: {hz.is_zero()} "
-                       "(fields break SU(2): C and N are no longer degenerate when doped)")
-    res.passed = bad == 0 and su2_ok and not hz.is_zero()
+    res.check("fields break SU(2)", not hz.is_zero(),
+              f"with fields, [H_AL, S_total^+] vanishes: {hz.is_zero()} "
+              "(fields break SU(2): C and N are no longer degenerate when doped)")
     res.coefficients = {"C": "(-1)**(i-j) * <S+_i S-_j>", "N": "4 * <Sz_i Sz_j>",
                         "S_dn": "KroneckerDelta(i,j) - (-1)**(i-j) * <d†_j↓ d_i↓>"}
     res.printed = [

@@ -240,8 +240,21 @@ def _one_polarizer_states(pol: tuple[Mode, Mode]) -> list[dict[Mode, int]]:
 
 
 def frame_operator_check(model: Model, H0: FermionOperator, V: FermionOperator) -> tuple[bool, list[str]]:
+    r"""Steps 1b, 1c as one verdict and its lines (see :func:`frame_operator_checks`)."""
+    checks = frame_operator_checks(model, H0, V)
+    return all(ok for _, ok, _ in checks), [line for _, _, line in checks]
+
+
+def frame_operator_checks(model: Model, H0: FermionOperator, V: FermionOperator
+                          ) -> list[tuple[str, bool, str]]:
     r"""Steps 1b, 1c: the model is the block form plus the :math:`\gamma` terms, and
-    :math:`V' = \mathcal W V \mathcal W^\dagger` on all 32 states with one polarizer electron."""
+    :math:`V' = \mathcal W V \mathcal W^\dagger` on all 32 states with one polarizer electron.
+
+    Returns
+    -------
+    list of (name, verdict, line)
+        One entry per comparison.
+    """
     s = model.symbols
     blocks = polarizer_blocks(model)
     micro = from_model(model)
@@ -273,12 +286,14 @@ def frame_operator_check(model: Model, H0: FermionOperator, V: FermionOperator) 
     # H0' is diagonal with the levels of each block: the abstract form has no off-diagonal entry
     h0 = fock_matrix(H0, dressed_order, dressed_states)
     diagonal = all(h0[i, j] == 0 for i in range(dim) for j in range(dim) if i != j)
-    ok = structure and same_v and diagonal
-    return ok, [
-        "model = gates + W + leads + sum_n P_n (x) p_n + gamma terms, on n_T + n_B = 1: "
-        + ("equal" if structure else "DIFFERENT"),
-        "V' = W V W^dagger (32x32, abstract u_n, v_n): " + ("equal" if same_v else "DIFFERENT"),
-        "H0' diagonal in the dressed occupations: " + ("yes" if diagonal else "NO"),
+    return [
+        ("model is the block form plus the gamma terms", structure,
+         "model = gates + W + leads + sum_n P_n (x) p_n + gamma terms, on n_T + n_B = 1: "
+         + ("equal" if structure else "DIFFERENT")),
+        ("dressed coupling V' = W V W^dagger", same_v,
+         "V' = W V W^dagger (32x32, abstract u_n, v_n): " + ("equal" if same_v else "DIFFERENT")),
+        ("H0' diagonal in the dressed occupations", diagonal,
+         "H0' diagonal in the dressed occupations: " + ("yes" if diagonal else "NO")),
     ]
 
 
@@ -477,12 +492,10 @@ def hamo_pair_cotunnelling(spot: Mapping[str, float] | None = None) -> Verificat
     blocks = polarizer_blocks(m)
     for n, p in blocks.items():
         ok, line = frame_identities(p)
-        res.details.append(f"n = {n}: p_n = {p.tolist()}; {line}")
-        res.passed &= ok
+        res.check(f"frame identities, n = {n}", ok, f"n = {n}: p_n = {p.tolist()}; {line}")
     H0, V = dressed_hamiltonian(m)
-    ok, lines = frame_operator_check(m, H0, V)
-    res.details += lines
-    res.passed &= ok
+    for name, ok, line in frame_operator_checks(m, H0, V):
+        res.check(name, ok, line)
     # steps 2, 3: SW at the degeneracy
     eff, H0d, Vd = cotunnelling_sw()
     fit0 = eff.subspace.fit(eff.orders[0], cotunnelling_basis())
@@ -491,27 +504,26 @@ def hamo_pair_cotunnelling(spot: Mapping[str, float] | None = None) -> Verificat
     degenerate = fit0.exact and fit0.coefficients["n_L n_R"] == 0 \
         and fit0.coefficients["pair co-tunnelling"] == 0
     no_first = fit1.exact and all(v == 0 for v in fit1.coefficients.values())
-    res.details.append(
+    res.check(
+        "degenerate subspace, no first order, exact second-order fit", degenerate and no_first and fit2.exact,
         f"order 0 on the subspace: {fit0.coefficients} (degenerate: {degenerate}); order 1: "
         f"{'zero' if no_first else fit1.coefficients}; order 2 fit residual "
         + ("0" if fit2.exact else f"{len(fit2.residual)} terms"))
     if not fit2.exact:
         res.difference.update(residual_table(fit2.residual))
-    res.passed &= degenerate and no_first and fit2.exact
     c2 = fit2.coefficients
     A = c2["pair co-tunnelling"]
     shift00, shift11 = c2["constant"], sympy.expand(c2["constant"] + c2["n_L n_R"])
     hand = -2 * gamma**2 * sum(overlap_symbol(1, "g", k) * overlap_symbol(0, k, "g") / D_SYM[k] for k in "ge")
     hand_ok = sympy.simplify(A - hand) == 0
-    res.details.append(f"A = {A}; the two paths (L first, R first) add: "
-                       + ("equals -2 gamma^2 sum_k o2g_1k o1k_0g / D_k" if hand_ok else "UNEXPECTED FORM"))
-    res.passed &= hand_ok
+    res.check("A is the sum of the two paths", hand_ok,
+              f"A = {A}; the two paths (L first, R first) add: "
+              + ("equals -2 gamma^2 sum_k o2g_1k o1k_0g / D_k" if hand_ok else "UNEXPECTED FORM"))
     # step 4: independent characteristic-polynomial check
     sw_block = sympy.Matrix([[shift00, A], [A, shift11]]) / gamma**2
     E0 = sympy.expand(LEVEL_SYM[0, "g"] + 2 * s["eps_lead"])
     ok, line = characteristic_check(H0d, Vd, sw_block.applyfunc(sympy.expand), gamma, E0)
-    res.details.append(line)
-    res.passed &= ok
+    res.check("characteristic polynomial of the exact block", ok, line)
     # D_g = -W_eff/2 with the exact hamo pair binding at equal gates
     forms = closed_forms()
     from mappings.polarizer import exact_block_energies
@@ -520,8 +532,8 @@ def hamo_pair_cotunnelling(spot: Mapping[str, float] | None = None) -> Verificat
     w_eff = (exact[(1, 1)] + exact[(0, 0)] - exact[(1, 0)] - exact[(0, 1)]).xreplace(
         {s["eps_L"]: 0, s["eps_R"]: 0})
     d_ok = sympy.simplify(forms["D_g"] + w_eff / 2) == 0
-    res.details.append("D_g = -W_eff/2 (exact hamo blocks, equal gates): " + ("yes" if d_ok else "NO"))
-    res.passed &= d_ok
+    res.check("D_g = -W_eff/2", d_ok,
+              "D_g = -W_eff/2 (exact hamo blocks, equal gates): " + ("yes" if d_ok else "NO"))
     # step 5: ED spot check at eps* (over-screening point)
     point = dict(SPOT if spot is None else spot)
     nums = cotunnelling_numbers(point)
@@ -533,11 +545,11 @@ def hamo_pair_cotunnelling(spot: Mapping[str, float] | None = None) -> Verificat
     ratio = split / nums["splitting"]
     isolated = levels[2] - levels[1] > 10 * split
     ed_ok = isolated and abs(ratio - 1) < 0.02
-    res.details.append(
+    res.check(
+        "ED even-doublet splitting = 2|A| within 2 %", ed_ok,
         f"ED of hamo-leads at {point}, eps_L = eps_R = eps* = {nums['eps_star']:.6g}: even-doublet "
         f"splitting {split:.6g}, SW 2|A| = {nums['splitting']:.6g}, ratio {ratio:.5f} "
         f"(next level {levels[2] - levels[0]:.3g} above the ground state)")
-    res.passed &= ed_ok
     res.coefficients = {
         "A": str(A), "shift_00": str(shift00), "shift_11": str(shift11),
         "eps0": str(forms["eps0"]), "eps2": str(forms["eps2"]),
@@ -566,7 +578,8 @@ def hamo_pair_cotunnelling(spot: Mapping[str, float] | None = None) -> Verificat
 __all__ = [
     "DRESSED", "EXCITED", "GROUND", "characteristic_check", "closed_forms", "cotunnelling_basis",
     "cotunnelling_numbers", "cotunnelling_sw", "degeneracy_substitution", "dressed_hamiltonian",
-    "frame_closed_form", "frame_identities", "frame_operator_check", "hamo_pair_cotunnelling",
+    "frame_closed_form", "frame_identities", "frame_operator_check", "frame_operator_checks",
+    "hamo_pair_cotunnelling",
     "leads_model", "overlap_symbol", "overlap_values", "pair_cotunnelling", "polarizer_blocks",
     "subspace_constraints",
 ]

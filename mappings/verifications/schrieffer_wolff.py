@@ -151,9 +151,10 @@ def kbp_schrieffer_wolff(cases=DEFAULT_CASES, third_order_L: int = 2) -> Verific
         as_eff = from_model(keff).subs({keff.symbols["J"]: per_rung["J"], keff.symbols["mu_m"]: 0})
         same = eff.subspace.restrict(as_eff + identity() * c["constant"] - eff.operator).is_zero()
         consistent = all(sympy.simplify(per_rung[k] - per_rung["J"]) == 0 for k in ("J_z", "J_xy"))
-        ok = fit.exact and kfit.exact and same and consistent \
-            and sympy.simplify(per_rung["t_m_eff"] - t_m) == 0
-        res.details.append(
+        res.check(
+            f"{bc} L={L}: exact fits, J_z = J_xy = J, SW output = kbp-eff(J) + constant, t_m kept",
+            fit.exact and kfit.exact and same and consistent
+            and sympy.simplify(per_rung["t_m_eff"] - t_m) == 0,
             f"{bc} L={L}: fit residual {'0' if fit.exact else f'{len(fit.residual)} terms'}; per rung "
             f"(n_p-1)(n_m-1): {per_rung['(n_p-1)(n_m-1)']}, pair hopping: {per_rung['pair_hopping']}, "
             f"constant: {per_rung['constant']}, metal t_m -> {per_rung['t_m_eff']}; J_z = {per_rung['J_z']}, "
@@ -167,14 +168,13 @@ def kbp_schrieffer_wolff(cases=DEFAULT_CASES, third_order_L: int = 2) -> Verific
                                    for k, v in residual_table(kfit.residual).items()})
         if derived is None:
             derived = per_rung
-        elif any(sympy.simplify(derived[k] - per_rung[k]) != 0 for k in derived):
-            ok = False
-            res.details.append(f"{bc} L={L}: per-rung coefficients differ from the first case")
-        res.passed &= ok
+        else:
+            same_rung = all(sympy.simplify(derived[k] - per_rung[k]) == 0 for k in derived)
+            res.check(f"{bc} L={L}: same per-rung coefficients as the first case", same_rung,
+                      "" if same_rung else f"{bc} L={L}: per-rung coefficients differ from the first case")
 
     rung_ok, rung_line = isolated_rung_check(kbp_sw(1).operator)
-    res.details.append(rung_line)
-    res.passed &= rung_ok
+    res.check("isolated rung: SW levels = perturbative roots of det(H - E)", rung_ok, rung_line)
 
     third_coefficients: dict[str, str] = {}
     if third_order_L:
@@ -184,19 +184,19 @@ def kbp_schrieffer_wolff(cases=DEFAULT_CASES, third_order_L: int = 2) -> Verific
         t_m_3 = sympy.expand(t_m + fit3.coefficients["H_m/t_m"])
         third = fit3.exact and sympy.simplify(t_m_3 - t_m * (1 - 4 * t_perp ** 2 / U ** 2)) == 0
         third_coefficients["t_m_third_order"] = str(t_m_3)
-        res.details.append(
+        res.check(
+            "third order renormalizes t_m -> t_m (1 - 4 t_perp^2/U^2)", third,
             f"third order (open L={third_order_L}): H^(3) = ({fit3.coefficients['H_m/t_m']}) H_m/t_m "
             f"(residual {'0' if fit3.exact else len(fit3.residual)}), i.e. t_m -> {t_m_3}: the metal "
             "hopping is renormalized, so at fixed t_m the second-order model is off by "
             "O(t_perp^2 t_m/U^2); the t_perp^4/U^3 convergence needs t_m = 0 or t_m ~ t_perp^2/U")
-        res.passed &= third
 
     # the printed transverse operator of Eq. (5) restricted to the subspace
     pu, pd, mu, md = Mode("p", 0, UP), Mode("p", 0, DN), Mode("m", 0, UP), Mode("m", 0, DN)
     printed_op = cdag(pu) * cdag(md) * cdag(mu).adjoint() * cdag(pd).adjoint()
     rung = LowEnergySubspace(p_site_constraints(1))
     printed_zero = rung.restrict(printed_op + printed_op.adjoint()).is_zero()
-    res.passed &= printed_zero
+    res.check("printed transverse operator of Eq. (5) vanishes on the subspace", printed_zero)
 
     assert derived is not None
     res.coefficients = {
@@ -215,6 +215,7 @@ def kbp_schrieffer_wolff(cases=DEFAULT_CASES, third_order_L: int = 2) -> Verific
     hand = {"J": 8 * t_perp ** 2 / U, "constant_second_order": -2 * t_perp ** 2 / U}
     hand_ok = (sympy.simplify(derived["J"] - hand["J"]) == 0
                and sympy.simplify(derived["constant"] + U / 2 - hand["constant_second_order"]) == 0)
+    res.check("hand derivation: J = 8 t_perp^2/U, -2 t_perp^2/U per rung", hand_ok)
     res.printed = [
         ("Eq. (5): J_xy = J_z = J_perp = 4 t_perp^2/U AGREES with the derivation" if agree else
          f"Eq. (5): J_xy = J_z = J_perp = 4 t_perp^2/U DISAGREES: derived J = {derived['J']} "

@@ -120,3 +120,39 @@ def fock_spectrum(
     if not np.allclose(dense, dense.conj().T, atol=1e-10):
         raise ValueError("restricted matrix is not Hermitian")
     return np.sort(np.linalg.eigvalsh(dense))
+
+
+def allowed_indices(n_modes: int, constraints: Iterable[tuple[Iterable[int], Iterable[int]]]) -> np.ndarray:
+    """Basis indices whose occupation of ``modes`` is in ``allowed`` for every ``(modes, allowed)``."""
+    mask = np.ones(1 << int(n_modes), dtype=bool)
+    for modes, allowed in constraints:
+        mask &= np.isin(number_operator_diagonal(n_modes, modes), list(allowed))
+    return np.flatnonzero(mask)
+
+
+def map_word(word: Word, target: Sequence[int], ph_signs: Sequence[int] | None = None
+             ) -> tuple[int, list[tuple[int, bool]]]:
+    """Image of a word under a mode map: ``c_k -> c_target[k]`` (a permutation of modes), or, with
+    ``ph_signs``, the particle-hole map ``c_k -> ph_signs[k] c_k^dagger`` (``target`` ignored).
+
+    Returns ``(sign, mapped word)``; the map is applied factor by factor (an algebra automorphism),
+    so the Fock matrix of the mapped terms is ``U H U^dagger`` for the unitary ``U`` of the map.
+    """
+    sign, out = 1, []
+    for mode, dagger in word:
+        if ph_signs is not None:
+            sign *= int(ph_signs[mode])
+            out.append((int(mode), not dagger))
+        else:
+            out.append((int(target[mode]), dagger))
+    return sign, out
+
+
+def map_terms(terms: Iterable[Term], target: Sequence[int], ph_signs: Sequence[int] | None = None
+              ) -> list[Term]:
+    """:func:`map_word` applied to every term (coefficients multiplied by the map's signs)."""
+    out = []
+    for coeff, word in terms:
+        sign, mapped = map_word(word, target, ph_signs)
+        out.append((sign * coeff, mapped))
+    return out

@@ -1,0 +1,586 @@
+r"""Ground-state eigenvectors by two-pass Lanczos on few vectors (matrix-free sectors).
+
+ARPACK keeps ``ncv`` vectors; at 8 rungs a vector is 1.3 GB, so only a handful fit. The three-term
+recurrence :math:`\beta_{k+1} v_{k+1} = H v_k - \alpha_k v_k - \beta_k v_{k-1}` needs three
+vectors to find the ground energy; the ground-state *vector* :math:`x = \sum_k y_k v_k` (``y`` the
+lowest eigenvector of the tridiagonal matrix) needs the :math:`v_k` again. Storing them is what does
+not fit, so :func:`ground_state` runs the recurrence twice:
+
+1. **Pass 1** from a seeded random start vector (or a given one) stores only the coefficients
+   :math:`\alpha_k, \beta_k`; it stops when the Ritz residual estimate :math:`\beta_{m+1}|y_m|` is
+   below the tolerance.
+2. **Pass 2** regenerates the same :math:`v_k` from the same start vector *with the stored
+   coefficients* (so the vectors are bitwise those of pass 1: every element of a matvec is computed
+   by one task in a fixed order) and accumulates :math:`x`.
+3. One more matvec into the reused buffer gives :math:`E = \langle x|H|x\rangle` and the true
+   residual :math:`\|Hx - Ex\|` (``x`` normalized). Plain Lanczos loses orthogonality once a Ritz
+   pair converges; if the true residual is above the tolerance, the run restarts from ``x`` (a few
+   rounds).
+
+Memory: **four vectors** (``W``, ``W_prev``, ``Y = H W`` and the start vector / accumulator ``x``),
+plus one per vector given in ``deflate``; the random start vector is regenerated from the seed, in
+chunks, directly into its buffer. :func:`memory_bytes` is the planner's estimate for this and the
+other matrix-free solves (:mod:`edkit.engine.levels`).
+
+**Deflation** (``deflate=[x_0, ...]``) applies :math:`H + \sigma \sum_i |x_i\rangle\langle x_i|`
+with :math:`\sigma` above the spectrum's spread: its lowest level is the next level of ``H`` (the
+partner of a degenerate level included, since the start vector has a component along it).
+:func:`ground_manifold` uses it to find a degenerate ground manifold, and
+:func:`edkit.engine.levels.lowest_levels` (``strategy="deflation"``) the few lowest levels on
+``nev + 3`` vectors.
+
+Every vector is a flat array in the operator's basis (for :class:`~edkit.engine.matfree.
+MatrixFreeHamiltonian` the ``(up, down)`` product basis, ``X = x.reshape(D_up, D_dn)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+import scipy.sparse.linalg as sla
+from scipy.linalg import eigh_tridiagonal
+
+from edkit.engine.matfree import MatrixFreeHamiltonian
+
+#: Vectors held by :func:`ground_state` (``W``, ``W_prev``, ``Y``, start vector / accumulator).
+GROUND_STATE_VECTORS = 4
+#: Vectors held by the energy-only three-vector Lanczos (:func:`edkit.engine.matfree.lanczos_ground_energy`).
+ENERGY_VECTORS = 3
+#: Elements generated per call when the seeded start vector is written into its buffer.
+_CHUNK = 1 << 20
+#: Below this dimension the compiled kernels run on one thread: waking numba's threads costs more
+#: than the work (measured: 1.6 ms per 500-element inner product on the loaded 2-core machine).
+SERIAL_DIMENSION = 20_000
+
+
+@contextmanager
+def numba_threads(dim: int, threads: int | None = None) -> Iterator[None]:
+    """Run a block with ``threads`` numba threads (default: 1 below :data:`SERIAL_DIMENSION`
+    states, else numba's default), then restore the previous setting."""
+    previous = numba.get_num_threads()
+    if threads is None and dim < SERIAL_DIMENSION:
+        threads = 1
+    if threads is not None:
+        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+
+
+@dataclass
+class GroundState:
+    """Lowest eigenpair of an operator found by :func:`ground_state`.
+
+    Attributes
+    ----------
+    energy
+        Rayleigh quotient :math:`\\langle x|H|x\\rangle` of the normalized vector.
+    vector
+        Normalized eigenvector (flat, the operator's basis order).
+    residual
+        :math:`\\|H x - E x\\|` measured with one extra matvec (not the Lanczos estimate).
+    iterations
+        Lanczos steps of pass 1 over all rounds.
+    matvecs
+        Matrix-vector products over all passes and rounds.
+    converged
+        ``residual <= tol * (1 + |E|)``.
+    rounds
+        Lanczos rounds (1 + restarts from the previous vector).
+    """
+
+    energy: float
+    vector: np.ndarray
+    residual: float
+    iterations: int
+    matvecs: int
+    converged: bool
+    rounds: int = 1
+
+
+def memory_bytes(dim: int, dtype: np.dtype | type, what: str, *, nev: int = 1, ncv: int | None = None,
+                 deflate: int = 0) -> int:
+    """Bytes of the vectors a matrix-free solve holds (the operator's tables excluded).
+
+    Parameters
+    ----------
+    dim, dtype
+        Sector dimension and vector dtype (``float64``, or ``complex128`` for complex Hamiltonians).
+    what
+        ``"energy"`` (three-vector Lanczos: 3 vectors), ``"ground-state"`` (:func:`ground_state`:
+        4 vectors, plus ``deflate``), ``"manifold"`` (:func:`ground_manifold` of up to ``nev``
+        states: ``nev + 3`` vectors), ``"levels"`` (:func:`edkit.engine.levels.lowest_levels`,
+        default strategy ``"deflation"``: ``nev + 3`` vectors) or ``"levels-arpack"`` (ARPACK:
+        ``2 ncv + nev + 6`` vectors, ``ncv`` defaulting to
+        :func:`edkit.engine.levels.default_ncv`; SciPy's ``eigsh`` holds its ``ncv`` Lanczos
+        vectors and, while extracting, ``ncv`` Ritz vectors, plus ``resid``, three work vectors,
+        ``v0`` and the ``nev`` results; measured with ``tracemalloc``).
+    nev, ncv, deflate
+        Levels (or manifold states), ARPACK's Krylov dimension, deflated vectors.
+
+    Returns
+    -------
+    int
+        Vectors times vector bytes, plus one chunk of the random start vector (at most 8 MiB).
+    """
+    vec = int(dim) * np.dtype(dtype).itemsize
+    chunk = min(int(dim), _CHUNK) * 8  # the seeded start vector is generated in chunks
+    if what == "energy":
+        n = ENERGY_VECTORS
+    elif what == "ground-state":
+        n = GROUND_STATE_VECTORS + deflate
+    elif what in ("manifold", "levels"):
+        n = max(1, nev) + 3
+    elif what == "levels-arpack":
+        from edkit.engine.levels import default_ncv
+
+        k = max(1, nev)
+        n = 2 * (ncv or default_ncv(k, dim)) + k + 6
+    else:
+        raise ValueError("what must be energy, ground-state, manifold, levels or levels-arpack, "
+                         f"got {what!r}")
+    return n * vec + chunk
+
+
+# ----------------------------------------------------------------------------- kernels
+@numba.njit(cache=True, parallel=True)
+def _axpy(y, x, c):
+    """``y += c * x`` in place (parallel)."""
+    for i in numba.prange(y.shape[0]):
+        y[i] += c * x[i]
+
+
+@numba.njit(cache=True, parallel=True)
+def _scale(x, c):
+    """``x *= c`` in place (parallel)."""
+    for i in numba.prange(x.shape[0]):
+        x[i] *= c
+
+
+@numba.njit(cache=True, parallel=True)
+def _norm_sq(x):
+    """``||x||^2`` (parallel)."""
+    total = 0.0
+    for i in numba.prange(x.shape[0]):
+        total += (np.conj(x[i]) * x[i]).real
+    return total
+
+
+@numba.njit(cache=True, parallel=True)
+def _residual_sq(y, x, e):
+    """``||y - e x||^2`` without a temporary (parallel)."""
+    total = 0.0
+    for i in numba.prange(y.shape[0]):
+        r = y[i] - e * x[i]
+        total += (np.conj(r) * r).real
+    return total
+
+
+@numba.njit(cache=True, parallel=True)
+def _vdot_parts(a, b, parts):
+    """``parts[p] = sum conj(a) b`` over block ``p`` (summed by the caller: works for complex)."""
+    n = a.shape[0]
+    m = parts.shape[0]
+    for p in numba.prange(m):
+        lo = p * n // m
+        hi = (p + 1) * n // m
+        acc = 0.0 * parts[p]
+        for i in range(lo, hi):
+            acc += np.conj(a[i]) * b[i]
+        parts[p] = acc
+
+
+def _vdot(a: np.ndarray, b: np.ndarray) -> complex:
+    """``<a, b>`` in parallel (numba prange reductions do not take complex scalars)."""
+    parts = np.zeros(64, dtype=np.result_type(a.dtype, b.dtype))
+    _vdot_parts(a, b, parts)
+    return complex(parts.sum())
+
+
+def fill_start(buffer: np.ndarray, seed: int) -> None:
+    """Write the seeded random start vector into ``buffer`` in chunks (no full-size temporary).
+
+    Real standard-normal entries (also for complex buffers: the Krylov space of a complex ``H``
+    from a real vector is complex), the same for every call with the same seed and size.
+    """
+    rng = np.random.default_rng(seed)
+    n = buffer.shape[0]
+    for lo in range(0, n, _CHUNK):
+        hi = min(n, lo + _CHUNK)
+        buffer[lo:hi] = rng.standard_normal(hi - lo)
+
+
+#: Elements per task of the fused Lanczos step (a block of ``Y`` and of each deflated vector stays
+#: in cache between the kernel's sweeps).
+_BLOCK = 4096
+
+
+@numba.njit(cache=True, parallel=True)
+def _step(Y, W, Wp, a, b, c, D, coef, x, g, parts):
+    """One fused Lanczos update, block by block (in parallel).
+
+    ``Wp <- a (Y + sum_i coef[i] D[i]) - b W - c Wp``; ``x += g W`` when ``x`` has the vectors'
+    length (pass 2); ``parts[p, 0]`` = block ``p`` of ``||Wp||^2`` and
+    ``parts[p, 1 + i]`` = block ``p`` of ``<D[i], Wp>`` (the deflation overlaps of the next step).
+    ``D`` is a typed list of the deflated vectors; each is read once per step (the block is reused
+    from cache), so deflation adds about one vector read per deflated vector to the update.
+    """
+    n = Y.shape[0]
+    k = len(D)
+    acc_x = x.shape[0] == n
+    for p in numba.prange(parts.shape[0]):
+        lo = p * _BLOCK
+        hi = min(n, lo + _BLOCK)
+        tmp = np.empty(hi - lo, dtype=Y.dtype)
+        for j in range(lo, hi):
+            tmp[j - lo] = Y[j]
+        for i in range(k):
+            Di = D[i]
+            ci = coef[i]
+            for j in range(lo, hi):
+                tmp[j - lo] += ci * Di[j]
+        nrm = 0.0
+        for j in range(lo, hi):
+            w = W[j]
+            if acc_x:
+                x[j] += g * w
+            v = a * tmp[j - lo] - b * w - c * Wp[j]
+            Wp[j] = v
+            nrm += (np.conj(v) * v).real
+        parts[p, 0] = nrm
+        for i in range(k):
+            Di = D[i]
+            acc = 0.0 * parts[p, 0]
+            for j in range(lo, hi):
+                acc += np.conj(Di[j]) * Wp[j]
+            parts[p, 1 + i] = acc
+
+
+def _typed_list(vectors: Sequence[np.ndarray], dtype: np.dtype) -> numba.typed.List:
+    """The deflated vectors as a numba typed list (references, no copies)."""
+    item = numba.from_dtype(dtype)[::1]
+    out = numba.typed.List.empty_list(item)
+    for v in vectors:
+        if v.dtype != dtype or not v.flags.c_contiguous or v.ndim != 1:
+            raise ValueError("deflated vectors must be flat contiguous arrays of the operator's dtype")
+        out.append(v)
+    return out
+
+
+class _Recurrence:
+    """The Lanczos recurrence of ``H' = H + sigma sum_i |d_i><d_i|`` on three work vectors.
+
+    ``v_k = s_k W`` (``W`` kept unnormalized, with its scale); one step is one matvec
+    (``Y = H W`` and ``<W, H W>`` in one pass for a :class:`MatrixFreeHamiltonian`) and one fused
+    pass :func:`_step`, which also yields the overlaps ``<d_i, W>`` of the next vector, so that
+    :math:`H'W = Y + \\sigma\\sum_i d_i \\langle d_i, W\\rangle` costs no extra pass.
+    """
+
+    def __init__(self, op: sla.LinearOperator, deflate: Sequence[np.ndarray], sigma: float | None):
+        self.op = op
+        self.dtype = np.dtype(op.dtype)
+        self.n = op.shape[0]
+        self.D = _typed_list(deflate, self.dtype)
+        self.k = len(deflate)
+        self.sigma = 0.0 if sigma is None else float(sigma)
+        self.matvecs = 0
+        self.W, self.Wp, self.Y = (np.empty(self.n, dtype=self.dtype) for _ in range(3))
+        self.parts = np.zeros(((self.n + _BLOCK - 1) // _BLOCK, self.k + 1), dtype=self.dtype)
+        self.none = np.zeros(0, dtype=self.dtype)
+
+    def apply(self, X: np.ndarray, Y: np.ndarray) -> float:
+        """``Y = H X`` (no deflation); returns ``Re <X, H X>``."""
+        self.matvecs += 1
+        if isinstance(self.op, MatrixFreeHamiltonian):
+            return float(self.op.apply(X, Y)[1].real)
+        Y[:] = self.op @ X
+        return float(_vdot(X, Y).real)
+
+    def overlaps(self, X: np.ndarray) -> np.ndarray:
+        return np.array([_vdot(d, X) for d in self.D], dtype=complex)
+
+    def _coef(self, c: np.ndarray) -> np.ndarray:
+        coef = self.sigma * c
+        return (coef if self.dtype.kind == "c" else coef.real).astype(self.dtype)
+
+    def run(self, start: np.ndarray | None, seed: int, steps: int, *, alphas: list[float] | None = None,
+            betas: list[float] | None = None, y: np.ndarray | None = None, x: np.ndarray | None = None,
+            check: Callable[[int, list[float], list[float], float], bool] | None = None
+            ) -> tuple[list[float], list[float], float]:
+        """Run the recurrence from ``start`` (or the seeded random vector).
+
+        Pass 1 (``alphas is None``): computes and returns the coefficients, calling
+        ``check(step, alphas, betas, beta_next)`` every step (``True`` stops). Pass 2: uses the
+        given coefficients for ``steps`` vectors and accumulates ``x += y_k v_k`` (``x`` zeroed here).
+        """
+        W, Wp, Y = self.W, self.Wp, self.Y
+        dt = self.dtype.type
+        if start is None:
+            fill_start(W, seed)
+        else:
+            W[:] = start
+        s = 1.0 / np.sqrt(_norm_sq(W))
+        Wp[:] = 0
+        c = self.overlaps(W)
+        first = alphas is None
+        if first:
+            alphas, betas = [], []
+        else:
+            x[:] = 0
+        sp, beta, beta_next = 0.0, 0.0, 0.0
+        for k in range(steps):
+            if not first and k == steps - 1:
+                _axpy(x, W, dt(y[k] * s))  # the last vector; no further step needed
+                break
+            dot = self.apply(W, Y)
+            if first:
+                alpha = s * s * (dot + self.sigma * float(np.sum(np.abs(c) ** 2)))
+                alphas.append(alpha)
+            else:
+                alpha = alphas[k]
+            _step(Y, W, Wp, dt(s), dt(alpha * s), dt(beta * sp), self.D, self._coef(c),
+                  self.none if first else x, dt(0.0 if first else y[k] * s), self.parts)
+            sums = self.parts.sum(axis=0)
+            if first:
+                beta_next = float(np.sqrt(sums[0].real))
+                if check is not None and check(k + 1, alphas, betas, beta_next):
+                    return alphas, betas, beta_next
+                betas.append(beta_next)
+            else:
+                beta_next = betas[k]
+            c = np.asarray(sums[1:], dtype=complex)
+            W, Wp = Wp, W
+            sp, s = s, 1.0 / beta_next
+            beta = beta_next
+        self.W, self.Wp = W, Wp
+        return alphas, betas, beta_next
+
+    def residual(self, x: np.ndarray) -> tuple[float, float]:
+        """Normalize ``x`` in place; ``(E, ||H'x - E x||)`` with one matvec into ``Y``."""
+        _scale(x, self.dtype.type(1.0 / np.sqrt(_norm_sq(x))))
+        c = self.overlaps(x)
+        energy = self.apply(x, self.Y) + self.sigma * float(np.sum(np.abs(c) ** 2))
+        for d, ci in zip(self.D, self._coef(c)):
+            _axpy(self.Y, d, ci)
+        return energy, float(np.sqrt(_residual_sq(self.Y, x, self.dtype.type(energy))))
+
+
+def spread_estimate(op: sla.LinearOperator, *, seed: int = 0, steps: int = 20) -> float:
+    """Width of the spectrum estimated by a short Lanczos run (``theta_max - theta_min``), plus 1.
+
+    Used for the deflation shift :math:`\\sigma`: a deflated vector moves from :math:`E_i` to
+    :math:`E_i + \\sigma`, which must be above the level sought; that level is near the bottom, so
+    any :math:`\\sigma` above its distance to :math:`E_0` works, and one spectral width (the extreme
+    Ritz values of ``steps`` steps are close to the extreme eigenvalues) keeps the shifted vectors
+    inside the spectrum's range, where they do not slow Lanczos down. :func:`ground_state` checks
+    the result is orthogonal to the deflated vectors and doubles :math:`\\sigma` if not.
+    Three vectors, ``steps`` matvecs.
+    """
+    rec = _Recurrence(op, [], None)
+    steps = min(steps, op.shape[0])
+
+    def stop(k, alphas, betas, beta_next) -> bool:
+        return k == steps or beta_next <= 1e-13 * (1 + abs(alphas[-1]))
+
+    alphas, betas, _ = rec.run(None, seed, steps, check=stop)
+    if len(alphas) == 1:
+        return 1.0
+    vals = eigh_tridiagonal(np.array(alphas), np.array(betas), eigvals_only=True)
+    return float(vals[-1] - vals[0]) + 1.0
+
+
+def _pass1(rec: _Recurrence, start, seed: int, tol: float, maxiter: int, check_every: int, progress,
+           above: float | None = None, decide: float | None = None) -> dict:
+    """Pass 1: the coefficients until the lowest Ritz pair converges (see :func:`ground_state`).
+
+    Stops when the residual estimate ``beta |y_last|`` is at most ``tol * (1 + |theta|)``, on
+    breakdown, or after ``maxiter`` steps; with ``above`` and ``decide`` also as soon as
+    ``theta - estimate > above`` with an estimate at most ``decide * (1 + |theta|)``.
+    """
+    state = {"theta": np.inf, "estimate": np.inf, "converged": False, "scale": 1.0}
+
+    def check(k, alphas, betas, beta_next) -> bool:
+        state["scale"] = max(state["scale"], abs(alphas[-1]), beta_next)
+        breakdown = beta_next <= 1e-13 * state["scale"]
+        if not (k % check_every == 0 or breakdown or k == maxiter):
+            return False
+        vals, vecs = eigh_tridiagonal(np.array(alphas), np.array(betas), select="i", select_range=(0, 0))
+        theta, estimate = float(vals[0]), beta_next * abs(float(vecs[-1, 0]))
+        state.update(theta=theta, estimate=estimate)
+        if progress is not None:
+            progress(f"Lanczos step {k}: E = {theta:.12f}, residual estimate {estimate:.2e}")
+        early = (above is not None and decide is not None and theta - estimate > above
+                 and estimate <= decide * (1 + abs(theta)))
+        state["converged"] = bool(breakdown or early or estimate <= tol * (1 + abs(theta)))
+        return state["converged"] or k == maxiter
+
+    alphas, betas, _ = rec.run(start, seed, maxiter, check=check)
+    return {"alphas": alphas, "betas": betas[:len(alphas) - 1], "theta": state["theta"],
+            "estimate": state["estimate"], "steps": len(alphas), "converged": state["converged"]}
+
+
+def _pass2(rec: _Recurrence, start, seed: int, x: np.ndarray, alphas: list[float],
+           betas: list[float]) -> None:
+    """Pass 2: regenerate ``v_k`` with the stored coefficients and accumulate the lowest Ritz vector.
+
+    ``start`` may be ``x`` itself (a restart): it is copied into ``W`` before ``x`` is zeroed, so no
+    fifth vector is needed.
+    """
+    m = len(alphas)
+    if m == 1:
+        y = np.ones(1)
+    else:
+        _, vecs = eigh_tridiagonal(np.array(alphas), np.array(betas[:m - 1]), select="i", select_range=(0, 0))
+        y = vecs[:, 0]
+    rec.run(start, seed, m, alphas=alphas, betas=betas, y=y, x=x)
+
+
+def ground_state(op: sla.LinearOperator, *, tol: float = 1e-8, seed: int = 0, start: np.ndarray | None = None,
+                 maxiter: int = 2000, rounds: int = 4, check_every: int = 5,
+                 deflate: Sequence[np.ndarray] = (), sigma: float | None = None,
+                 only_below: float | None = None, decide: float | None = None,
+                 overwrite_start: bool = False, threads: int | None = None,
+                 progress: Callable[[str], None] | None = None) -> GroundState:
+    """Lowest eigenpair of a Hermitian operator by two-pass Lanczos on four vectors.
+
+    Parameters
+    ----------
+    op
+        A :class:`~edkit.engine.matfree.MatrixFreeHamiltonian` (its fused ``apply`` is used) or any
+        Hermitian ``LinearOperator``.
+    tol
+        Target of the residual: converged when :math:`\\|Hx - Ex\\| \\le` ``tol * (1 + |E|)`` for the
+        normalized ``x``. Eigenvector errors are about ``residual / gap``, energy errors
+        ``residual^2 / gap``.
+    seed
+        Seed of the random start vector (ignored when ``start`` is given).
+    start
+        Start vector (copied and not modified, unless ``overwrite_start``: then its buffer becomes
+        the result's vector, which saves a vector).
+    maxiter
+        Lanczos steps per round.
+    rounds
+        Lanczos rounds at most: each after the first restarts from the previous ``x``.
+    deflate, sigma
+        Orthonormal vectors shifted up by ``sigma`` (default: :func:`spread_estimate`): the result
+        is then the lowest level of ``H`` orthogonal to them. One extra vector each. If the result
+        is not orthogonal to them (``sigma`` too small), ``sigma`` is doubled and the solve repeated.
+    only_below
+        If pass 1's lowest Ritz value is above this, stop there and return ``vector=None`` (energy:
+        the Ritz value, residual: its estimate): the fourth vector is never allocated. Used to
+        decide whether a level joins a degenerate manifold.
+    decide
+        With ``only_below``: stop pass 1 early, once the Ritz value minus its residual estimate is
+        above ``only_below`` and the estimate is at most ``decide * (1 + |E|)`` (the level is
+        clearly above; its energy is then less accurate). ``None``: converge to ``tol``.
+    threads
+        numba threads (default: see :func:`numba_threads`).
+    progress
+        Called with one line per check (``None``: silent).
+
+    Returns
+    -------
+    GroundState
+        With ``converged=False`` when the residual is still above ``tol`` after ``rounds`` rounds
+        (the caller decides whether that is an error).
+
+    Notes
+    -----
+    Memory: :data:`GROUND_STATE_VECTORS` (4) vectors of ``op.shape[0]`` elements plus one per
+    deflated vector (3 plus those with ``only_below`` when the level is above); see
+    :func:`memory_bytes`.
+    """
+    with numba_threads(op.shape[0], threads):
+        if deflate and sigma is None:
+            sigma = spread_estimate(op, seed=seed)
+        for _ in range(8):
+            if start is not None and not overwrite_start:
+                start = np.array(start, dtype=op.dtype, copy=True).ravel()
+            out = _ground_state(op, tol, seed, start, maxiter, rounds, check_every, deflate, sigma,
+                                only_below, decide, progress)
+            if not deflate or out.vector is None:
+                return out
+            overlap = max(abs(_vdot(d, out.vector)) for d in deflate)
+            if overlap <= 1e-6:
+                return out
+            sigma = 2 * sigma  # a deflated vector was not pushed above the level sought
+        raise RuntimeError("deflation failed: the result keeps overlapping the deflated vectors")
+
+
+def _ground_state(op, tol, seed, start, maxiter, rounds, check_every, deflate, sigma, only_below,
+                  decide, progress) -> GroundState:
+    rec = _Recurrence(op, deflate, sigma)
+    x = start  # owned here (copied by the caller unless overwrite_start)
+    steps = 0
+    energy, residual = np.nan, np.inf
+    for r in range(1, rounds + 1):
+        res = _pass1(rec, x, seed, tol, maxiter, check_every, progress,
+                     only_below if r == 1 else None, decide)
+        steps += res["steps"]
+        if only_below is not None and r == 1 and res["theta"] > only_below:
+            return GroundState(res["theta"], None, res["estimate"], steps, rec.matvecs, res["converged"], r)
+        if x is None:
+            x = np.empty(rec.n, dtype=rec.dtype)
+            _pass2(rec, None, seed, x, res["alphas"], res["betas"])
+        else:
+            _pass2(rec, x, seed, x, res["alphas"], res["betas"])
+        energy, residual = rec.residual(x)
+        if progress is not None:
+            progress(f"Lanczos round {r}: E = {energy:.12f}, residual |Hx - Ex| = {residual:.2e} "
+                     f"({res['steps']} steps)")
+        if residual <= tol * (1 + abs(energy)):
+            return GroundState(energy, x, residual, steps, rec.matvecs, True, r)
+    return GroundState(energy, x, residual, steps, rec.matvecs, False, rounds)
+
+
+def ground_manifold(op: sla.LinearOperator, *, tol: float = 1e-8, degeneracy_tol: float = 1e-8,
+                    max_states: int = 4, next_level: bool = True, seed: int = 0, threads: int | None = None,
+                    progress: Callable[[str], None] | None = None) -> tuple[list[GroundState], float | None]:
+    """The (possibly degenerate) ground manifold: ground state, then deflated solves while degenerate.
+
+    After ``x_0`` (:func:`ground_state`), the lowest level of :math:`H + \\sigma\\sum_i |x_i\\rangle
+    \\langle x_i|` is the next level ``E_k``; it joins the manifold when
+    ``|E_k - E_0| <= degeneracy_tol * (1 + |E_0|)``, decided after pass 1 (its vector is built only
+    then). Stops at the first level above (its energy is returned: the neutral gap comes for
+    free) or after ``max_states`` states; with ``next_level=False`` it does not look beyond
+    ``max_states`` (``max_states=1, next_level=False``: the ground state alone, no degeneracy check).
+
+    Memory: ``m + 3`` vectors for a manifold of ``m`` states (``memory_bytes(..., "manifold",
+    nev=m)``); a nondegenerate ground state: 4.
+
+    Returns
+    -------
+    (states, next_energy)
+        The manifold (each with its residual) and the lowest energy above it (``None`` if all
+        ``max_states`` states were degenerate or the space is exhausted). ``next_energy`` is a
+        Ritz value converged to the residual ``tol``: its error is about ``tol^2 / gap``.
+    """
+    first = ground_state(op, tol=tol, seed=seed, threads=threads, progress=progress)
+    states = [first]
+    bound = first.energy + degeneracy_tol * (1 + abs(first.energy))
+    sigma = None
+    while len(states) < op.shape[0]:
+        last = len(states) == max_states
+        if last and not next_level:
+            return states, None
+        if sigma is None:
+            sigma = spread_estimate(op, seed=seed)
+        nxt = ground_state(op, tol=tol, seed=seed + len(states), deflate=[s.vector for s in states],
+                           sigma=sigma, only_below=-np.inf if last else bound, threads=threads,
+                           progress=progress)
+        if nxt.energy > bound:
+            return states, nxt.energy
+        if last:
+            return states, None
+        states.append(nxt)
+    return states, None
+
+
+__all__ = ["ENERGY_VECTORS", "GROUND_STATE_VECTORS", "SERIAL_DIMENSION", "GroundState", "fill_start",
+           "ground_manifold", "ground_state", "memory_bytes", "numba_threads",
+           "spread_estimate"]

@@ -1,0 +1,333 @@
+"""Matrix-free eigenvectors, lowest levels and correlators (issue 14) against independent truths.
+
+Truths: the brute-force Fock builder (``tests/helpers/fock.py``, no code shared with the package),
+dense LAPACK on constructed spectra with known degeneracies, the stored QuSpin path (another basis,
+order and code), and the Anderson-lattice identity :math:`2C(i,j) = (-1)^{i-j} N(i,j)` at half
+filling (particle-hole map + SU(2); ``mappings/verifications/correlators.py``). Product-basis vectors
+differ from QuSpin's basis order, so they are compared through basis-independent quantities
+(energies, residuals, expectation values); the one explicit basis map (product basis -> Fock
+integers) is written here from the documented convention (bit ``j`` = mode ``j`` of ``model.modes``).
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+from functools import cache
+
+import numpy as np
+import pytest
+import scipy.sparse.linalg as sla
+import sympy
+
+from edkit import api
+from edkit.core import operators as ops
+from edkit.core.lattice import chain
+from edkit.core.model import Model, Sector, Term, density_density
+from edkit.core.modes import DN, SPINS, UP, Mode
+from edkit.core.params import Parameter
+from edkit.engine.lanczos import ground_manifold, ground_state, memory_bytes
+from edkit.engine.levels import complete_multiplets, default_ncv, lowest_levels
+from edkit.engine.matfree import MatrixFreeHamiltonian
+from edkit.engine.product_expectation import (
+    CORRELATOR_KEYS,
+    ProductBasis,
+    correlations_from_levels,
+    correlations_matrix_free,
+    expectation,
+)
+from edkit.engine.threads import blas_threads
+from edkit.models import build_model
+from tests.helpers.fock import fock_matrix, fock_spectrum
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    with blas_threads(1):
+        yield
+
+
+@cache
+def model(name: str, L: int, bc: str = "periodic") -> Model:
+    return build_model(name, L, bc)
+
+
+@cache
+def flux_hubbard(L: int) -> Model:
+    """Complex ring: ``-t e^{i phi} c+_{j+1} c_j + h.c.`` per spin plus ``U n_up n_dn``."""
+    lat = chain(L, "periodic", "c")
+    t, phi, U = (sympy.Symbol(s, real=True) for s in ("t", "phi", "U"))
+    terms = []
+    for (_, i), (_, j) in lat.chain_bonds("c"):
+        for s in SPINS:
+            fwd = ((Mode("c", j, s), True), (Mode("c", i, s), False))
+            terms.append(Term(-t * sympy.exp(sympy.I * phi), fwd))
+            terms.append(Term(-t * sympy.exp(-sympy.I * phi), tuple((m, not d) for m, d in reversed(fwd))))
+    for i in range(L):
+        terms.append(density_density(Mode("c", i, UP), Mode("c", i, DN), U, "U"))
+    params = {"t": Parameter("t", 1), "phi": Parameter("phi", 0), "U": Parameter("U", 0)}
+    return Model("flux-hubbard", lat, True, terms, params).check()
+
+
+FLUX = {"t": 1.0, "phi": 0.3, "U": 2.0}
+
+
+def fock_terms(m: Model, terms) -> list:
+    idx = {mode: k for k, mode in enumerate(m.modes)}
+    return [(complex(c), [(idx[mode], d) for mode, d in w]) for c, w in terms]
+
+
+def sector_constraints(m: Model, sec: Sector) -> list:
+    ups = [k for k, mode in enumerate(m.modes) if mode.spin == UP]
+    dns = [k for k, mode in enumerate(m.modes) if mode.spin == DN]
+    return [(ups, sec.n_up), (dns, sec.n_dn)]
+
+
+def to_fock(op: MatrixFreeHamiltonian, x: np.ndarray) -> np.ndarray:
+    """Product-basis vector -> full Fock vector: ``X[u, d]`` sits at integer ``ups[u] | dns[d] << n``."""
+    ints = (op.ups[:, None] | (op.dns[None, :] << op.n)).ravel()
+    out = np.zeros(1 << (2 * op.n), dtype=np.complex128)
+    out[ints] = x
+    return out
+
+
+def fock_expect(m: Model, terms, psi: np.ndarray) -> complex:
+    O = fock_matrix(len(m.modes), fock_terms(m, terms))
+    return complex(np.vdot(psi, O @ psi))
+
+
+# ------------------------------------------------------------------------ 1. ground-state vectors
+@pytest.mark.parametrize("name,L,vals,N,Sz", [
+    ("hubbard", 8, {"U": 4.0}, 6, 0),
+    ("kbp", 4, {"U": 3.0, "t_perp": 0.6}, 8, 0),
+    ("flux", 6, FLUX, 5, 0.5),
+])
+def test_ground_state_energy_residual_and_orthonormality(name, L, vals, N, Sz):
+    m = flux_hubbard(L) if name == "flux" else model(name, L)
+    sec = m.sector(N, Sz)
+    op = MatrixFreeHamiltonian(m, vals, sec)
+    g = ground_state(op, tol=1e-10)
+    assert g.converged and g.vector is not None
+    x = g.vector
+    assert np.linalg.norm(x) == pytest.approx(1.0, abs=1e-12)
+    assert np.linalg.norm(op @ x - g.energy * x) == pytest.approx(g.residual, rel=1e-6, abs=1e-13)
+    assert g.residual <= 1e-10 * (1 + abs(g.energy))
+    stored = api.spectrum(m, vals, N=N, Sz=Sz, nev=1, method="stored", labels=False)["energies"][0]
+    assert g.energy == pytest.approx(stored, abs=1e-10)
+
+
+@pytest.mark.parametrize("case", ["hubbard", "kbp", "flux"])
+def test_ground_state_is_an_eigenvector_of_the_fock_hamiltonian(case):
+    """The product-basis vector mapped onto Fock integers solves the brute-force H (signs included)."""
+    m, vals, N, Sz = {"hubbard": (model("hubbard", 6), {"U": 4.0}, 5, 0.5),
+                      "kbp": (model("kbp", 3), {"U": 2.5, "t_perp": 0.7, "mu_m": 0.2}, 6, 0),
+                      "flux": (flux_hubbard(5), FLUX, 4, 0)}[case]
+    sec = m.sector(N, Sz)
+    op = MatrixFreeHamiltonian(m, vals, sec)
+    g = ground_state(op, tol=1e-11)
+    psi = to_fock(op, g.vector)
+    H = fock_matrix(len(m.modes), fock_terms(m, m.numeric_terms(vals)))
+    assert np.linalg.norm(H @ psi - g.energy * psi) < 1e-9
+    truth = fock_spectrum(len(m.modes), fock_terms(m, m.numeric_terms(vals)), sector_constraints(m, sec))
+    assert g.energy == pytest.approx(truth[0], abs=1e-10)
+
+
+def test_ground_state_on_a_tiny_sector_and_a_restart():
+    m = model("kbp", 2, "open")
+    op = MatrixFreeHamiltonian(m, None, m.sector(4, 0))  # 36 states: the recurrence breaks down
+    g = ground_state(op, tol=1e-12)
+    truth = np.linalg.eigvalsh(np.column_stack([op @ e for e in np.eye(op.shape[0])]))[0]
+    assert g.converged and g.energy == pytest.approx(truth, abs=1e-12)
+    big = MatrixFreeHamiltonian(model("hubbard", 8), {"U": 4.0}, Sector(3, 3))
+    rough = ground_state(big, tol=1e-3, rounds=1)
+    again = ground_state(big, tol=1e-11, start=rough.vector)  # restart from a given vector
+    assert again.converged and again.iterations < ground_state(big, tol=1e-11).iterations
+
+
+# ----------------------------------------------------------------- 2. products of words: the signs
+def _words(m: Model) -> list:
+    a, b, c = ("c", 0), ("c", 1), ("c", 3)
+    au, ad, bu, bd, cu, cd = (Mode(*o, s) for o in (a, b, c) for s in (UP, DN))
+    out = (ops.pair_pair(a, c) + ops.density_density(a, b) + ops.hopping(c, a, DN)
+           + ops.spin_spin(a, c, "x") + ops.spin_spin(b, c, "y") + ops.spin_spin(a, a, "z"))
+    out += [(1, ((bd, True), (au, True), (ad, False), (bu, False))),    # a down factor first
+            (1, ((au, False), (au, True))),                             # anti-normal order: 1 - n
+            (1, ((cd, True), (au, True), (bu, False), (ad, False))),    # mixed order, both spins move
+            (1, ((au, True), (au, False), (bd, True), (bd, False), (cu, True), (cu, False))),
+            (1, ((au, True), (bd, False))),                             # changes N_up and N_dn: zero
+            (1, ((au, True), (cu, True), (bu, False), (au, False)))]    # up-only, non-diagonal
+    return out
+
+
+@pytest.mark.parametrize("sector", [(2, 2), (3, 2), (2, 1)])
+def test_expectation_of_every_word_kind_against_the_fock_oracle(sector):
+    m = flux_hubbard(5)
+    sec = Sector(*sector)
+    op = MatrixFreeHamiltonian(m, FLUX, sec)
+    basis = ProductBasis(m, sec, op)
+    rng = np.random.default_rng(sum(sector))
+    x = rng.standard_normal(op.shape[0]) + 1j * rng.standard_normal(op.shape[0])
+    psi = to_fock(op, x)
+    for term in _words(m):
+        got = expectation(basis, x, [term])
+        assert got == pytest.approx(fock_expect(m, [term], psi), abs=1e-10), term
+    real = x.real.copy()  # real vectors take the float kernel
+    assert expectation(basis, real, _words(m)) == pytest.approx(
+        fock_expect(m, _words(m), to_fock(op, real)), abs=1e-10)
+
+
+# --------------------------------------------------------------------------- 3. lowest levels
+def constructed(w: np.ndarray, seed: int = 0, complex_: bool = False) -> sla.LinearOperator:
+    """``Q diag(w) Q^+`` with a random unitary ``Q``: a spectrum with known degeneracies."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((len(w), len(w)))
+    if complex_:
+        a = a + 1j * rng.standard_normal((len(w), len(w)))
+    q, _ = np.linalg.qr(a)
+    h = (q * w) @ q.conj().T
+    h = (h + h.conj().T) / 2
+    return sla.aslinearoperator(h)
+
+
+SPEC = np.concatenate([[-3.0, -2.0, -2.0, -2.0, -1.5, -1.5, -1.0], np.linspace(-0.5, 4.0, 493)])
+
+
+@pytest.mark.parametrize("strategy", ["arpack", "deflation"])
+@pytest.mark.parametrize("complex_", [False, True])
+def test_constructed_spectrum_multiplets_complete(strategy, complex_):
+    op = constructed(SPEC, seed=3, complex_=complex_)
+    for nev in (2, 4, 6):
+        eig = lowest_levels(op, nev, strategy=strategy, vectors=True)
+        np.testing.assert_allclose(eig.energies, SPEC[:nev], atol=1e-9)
+        v = eig.vectors
+        np.testing.assert_allclose(v.conj().T @ v, np.eye(nev), atol=1e-8)
+    assert [k for _, k in eig.degeneracies] == [1, 3, 2]
+
+
+def test_completion_adds_missed_partners():
+    """Given one direction of a threefold level, the shift-and-recheck finds the two others."""
+    rng = np.random.default_rng(5)
+    q, _ = np.linalg.qr(rng.standard_normal((500, 500)))
+    op = sla.aslinearoperator((q * SPEC) @ q.T)
+    energies, found = [-3.0, -2.0], [q[:, 0].copy(), q[:, 1].copy()]
+    complete_multiplets(op, energies, found, 4, tol=1e-11)
+    np.testing.assert_allclose(energies, [-3, -2, -2, -2], atol=1e-9)
+    P = q[:, 1:4] @ q[:, 1:4].T  # the three new vectors span the threefold eigenspace
+    for f in found[1:]:
+        assert np.linalg.norm(P @ f - f) < 1e-8
+
+
+def test_ground_manifold_of_a_threefold_level():
+    op = constructed(SPEC[1:], seed=4)
+    states, nxt = ground_manifold(op, tol=1e-10)
+    assert len(states) == 3 and nxt == pytest.approx(-1.5, abs=1e-9)
+    assert all(s.energy == pytest.approx(-2.0, abs=1e-10) for s in states)
+
+
+@pytest.mark.parametrize("strategy", ["arpack", "deflation"])
+def test_hubbard_ring_twofold_levels_reported_twice(strategy):
+    m = model("hubbard", 6)
+    sec = m.sector(4, 0)  # E_1 is twofold (momenta +-K): plain ARPACK reported it once
+    op = MatrixFreeHamiltonian(m, {"U": 4.0}, sec)
+    terms = fock_terms(m, m.numeric_terms({"U": 4.0}))
+    truth = fock_spectrum(len(m.modes), terms, sector_constraints(m, sec))
+    assert truth[2] - truth[1] < 1e-10 < truth[1] - truth[0]
+    eig = lowest_levels(op, 4, strategy=strategy, dense_limit=0)  # force the iterative path
+    np.testing.assert_allclose(eig.energies, truth[:4], atol=1e-10)
+    assert eig.degeneracies[1][1] == 2
+
+
+def test_levels_against_the_stored_path():
+    m = model("hubbard", 8)
+    op = MatrixFreeHamiltonian(m, {"U": 4.0}, m.sector(6, 0))
+    stored = api.spectrum(m, {"U": 4.0}, N=6, Sz=0, nev=5, method="stored", labels=False)["energies"]
+    for strategy in ("deflation", "arpack"):
+        stats: dict = {}
+        eig = lowest_levels(op, 5, vectors=True, stats=stats, strategy=strategy)
+        np.testing.assert_allclose(eig.energies, stored, atol=1e-10)
+        assert [k for _, k in eig.degeneracies] == [1, 2, 2]
+        assert eig.method == "matrix-free" and stats["matvecs"] > 0
+        assert stats["ncv"] == (default_ncv(5) if strategy == "arpack" else None)
+        v = eig.vectors
+        np.testing.assert_allclose(v.conj().T @ v, np.eye(5), atol=1e-9)
+        for k in range(5):
+            assert np.linalg.norm(op @ v[:, k] - eig.energies[k] * v[:, k]) < 1e-8
+
+
+# ------------------------------------------------------------------------------ 4. correlators
+def _assert_layers_equal(got: dict, want: dict, atol: float) -> None:
+    assert got.keys() == want.keys()
+    for layer in want:
+        assert tuple(got[layer]) == CORRELATOR_KEYS
+        for key in CORRELATOR_KEYS:
+            np.testing.assert_allclose(got[layer][key], want[layer][key], atol=atol, rtol=0,
+                                       err_msg=f"{layer} {key}")
+
+
+@pytest.mark.parametrize("L,bc,params,ref", [
+    (2, "open", None, 0),
+    (3, "open", {"U": 2.5, "t_perp": 0.7, "mu_m": 0.2}, 1),
+    (4, "periodic", {"U": 4.0, "t_perp": 0.5, "t_m": 1.0}, 0),
+])
+def test_kbp_correlators_against_the_stored_path(L, bc, params, ref):
+    m = model("kbp", L, bc)
+    want = api.correlations(m, params, N=2 * L, Sz=0, reference=ref)
+    got = correlations_from_levels(m, params, m.sector(2 * L, 0), reference=ref)
+    assert got["ground_state_degeneracy"] == want["ground_state_degeneracy"]
+    assert got["energy"] == pytest.approx(want["energy"], abs=1e-10)
+    _assert_layers_equal(got["layers"], want["layers"], 1e-8)
+
+
+def test_complex_ring_correlators_against_the_stored_path():
+    m = flux_hubbard(6)
+    want = api.correlations(m, FLUX, N=4, Sz=0, reference=2)
+    got = correlations_from_levels(m, FLUX, m.sector(4, 0), reference=2)
+    _assert_layers_equal(got["layers"], want["layers"], 1e-8)
+
+
+def test_degenerate_ground_manifold_is_averaged_like_the_stored_path():
+    m = model("hubbard", 7)
+    want = api.correlations(m, {"U": 4.0}, N=5, Sz=0.5, reference=0)
+    got = correlations_from_levels(m, {"U": 4.0}, m.sector(5, 0.5), reference=0)
+    assert want["ground_state_degeneracy"] == got["ground_state_degeneracy"] == 2
+    _assert_layers_equal(got["layers"], want["layers"], 1e-8)
+
+
+@pytest.mark.parametrize("L,bc", [(3, "open"), (4, "periodic")])
+def test_anderson_lattice_identity_at_half_filling(L, bc):
+    """2 C(i,j) = (-1)^(i-j) N(i,j), hence 2C = |N|, in both layers at mu_p = -U/2, mu_m = 0."""
+    rng = np.random.default_rng(11 + L)
+    U = rng.uniform(1, 6)
+    params = {"U": U, "t_perp": rng.uniform(0.2, 1.5), "t_m": rng.uniform(0.5, 2), "mu_p": -U / 2, "mu_m": 0}
+    m = model("kbp", L, bc)
+    op = MatrixFreeHamiltonian(m, params, m.sector(2 * L, 0))
+    g = ground_state(op, tol=1e-11)
+    for ref in (0, 1):
+        rows = correlations_matrix_free(m, m.sector(2 * L, 0), g.vector, reference=ref)
+        for layer in ("p", "m"):
+            C, Nc = np.asarray(rows[layer]["C"]), np.asarray(rows[layer]["N"])
+            sign = (-1.0) ** (ref - np.arange(L))
+            np.testing.assert_allclose(2 * C, sign * Nc, atol=1e-9, rtol=0)
+            np.testing.assert_allclose(2 * C, np.abs(Nc), atol=1e-9, rtol=0)
+            assert np.max(np.abs(Nc)) > 1e-2
+
+
+# ------------------------------------------------------------------------------------ 5. memory
+def test_memory_estimates_bound_the_traced_peak():
+    op = MatrixFreeHamiltonian(model("hubbard", 10), {"U": 4.0}, Sector(3, 3))  # 14,400 states
+    dim, vec = op.shape[0], op.shape[0] * 8
+    assert memory_bytes(dim, np.float64, "ground-state") == 5 * vec  # 4 vectors + one start chunk
+    assert memory_bytes(165_636_900, np.float64, "ground-state") == 4 * 165_636_900 * 8 + 2**23
+    assert memory_bytes(dim, np.complex128, "energy") == 3 * 2 * vec + vec
+    ground_state(op, tol=1e-8)  # compiled outside the trace
+    tracemalloc.start()
+    ground_state(op, tol=1e-9)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    small = 65536  # tridiagonal coefficients, per-block partial sums, numba's typed list
+    assert peak <= memory_bytes(dim, np.float64, "ground-state") + small
+    for strategy, what in (("deflation", "levels"), ("arpack", "levels-arpack")):
+        tracemalloc.start()
+        lowest_levels(op, 3, strategy=strategy, vectors=True)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak <= memory_bytes(dim, np.float64, what, nev=3) + small, strategy
