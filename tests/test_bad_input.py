@@ -211,7 +211,7 @@ CASES: list[Case] = [
     case("nev-negative", "spectrum hubbard --L 3 --nev -1", "--nev"),
     case("sweep-nev-zero", "sweep hubbard --L 2 --observable spectrum --nev 0 --workers 1 --no-progress",
          "--nev"),
-    # waits for the engine: a dense fallback for a large nev must be planned and refused
+    # a dense fallback for a large nev is planned and refused (13.1)
     case("nev-million", "spectrum hubbard --L 12 --bc periodic --nev 1000000",
          r"(?i)nev|too large|does not fit", r"TiB|GiB|more levels|at most"),
     case("nev-dense-kbp", "spectrum kbp --L 5 --nev 5000", r"(?i)nev|too large|does not fit"),
@@ -226,8 +226,9 @@ CASES: list[Case] = [
     case("memory-limit-env-var", "spectrum kbp --L 3 --nev 2", f"dimension {math.comb(6, 3) ** 2:,}",
          "refusing to build",
          env={"EDKIT_MEMORY_LIMIT": "100000"}),
-    # waits for the engine/planner: L=1000 overflows a float in planning.plan (an internal error)
     case("hubbard-L1000-too-large", "spectrum hubbard --L 1000", "too large"),
+    case("hubbard-L1000000-refused-before-building", "spectrum hubbard --L 1000000",
+         "longer than edkit builds"),
     # --------------------------------------------------------------------- compare (13.8)
     case("compare-directory", "compare /tmp", "is a directory"),
     case("compare-dev-zero", "compare /dev/zero", "not a regular file", "character device"),
@@ -245,8 +246,11 @@ CASES: list[Case] = [
     case("compare-json-infinite", "compare {dir}/infinite.json", "not a finite number"),
     case("compare-json-deep", "compare {dir}/deep.json", "not valid JSON"),
     case("compare-json-invalid", "compare {dir}/invalid.json", "not valid JSON"),
-    # waits for edkit/core/model.py: Model.sector overflows in round(2 * Sz) (an internal error)
+    # Sz = 1e308 used to overflow in round(2 * Sz) (an internal error)
     case("compare-sz-huge", "compare {dir}/szhuge.csv", r"(?i)Sz.*impossible|impossible.*Sz"),
+    case("compare-family-column-on-another-model", "compare {dir}/family.csv", "'binding' does not apply"),
+    case("sweep-family-observable-on-another-model",
+         "sweep hubbard --L 2 --observable binding --workers 1 --no-progress", "does not apply to hubbard"),
     case("compare-extra-cells", "compare {dir}/extra.csv", "more cells than the header"),
     case("compare-no-model", "compare {dir}/nomodel.csv", "no model"),
     case("compare-negative-atol", "compare {dir}/abc.csv --atol -1", "atol must be a finite number >= 0"),
@@ -274,7 +278,7 @@ CASES: list[Case] = [
     case("sweep-unknown-model", "sweep hubbbard --L 2 --workers 1 --no-progress", "unknown model 'hubbbard'"),
     case("sweep-unknown-parameter", "sweep hubbard --L 2 --param V=1 --workers 1 --no-progress",
          r"unknown parameter\(s\) V"),
-    # waits for the workflows engineer (13.2): every output path checked before any work
+    # every output path is checked before any work (13.2)
     case("sweep-csv-missing-directory",
          "sweep hubbard --L 2 --param U=1 --workers 1 --no-progress --csv /nonexistent/dir/r.csv",
          r"/nonexistent/dir/r\.csv", r"(?i)does not exist|no such|cannot"),
@@ -306,6 +310,7 @@ def bad_files(tmp_path_factory) -> Path:
     (d / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
     (d / "invalid.json").write_text('[{"model": "hubbard",')
     (d / "szhuge.csv").write_text("model,L,N,Sz,energy\nhubbard,2,2,1e308,-1\n")
+    (d / "family.csv").write_text("model,L,U,trion_binding\nhubbard,2,4,0.1\n")
     (d / "extra.csv").write_text("model,L,energy\nhubbard,2,-1,5\n")
     (d / "nomodel.csv").write_text("L,U,energy\n2,1,1\n")
     return d
@@ -407,12 +412,12 @@ API_CASES = [
     ("resolve-huge-int", _resolve("hubbard", {"U": 10**400}), "not a finite number"),
     ("resolve-list", _resolve("hubbard", {"U": [1, 2]}), "not a number"),
     ("resolve-unknown", _resolve("hubbard", {"V": 1}), r"unknown parameter\(s\) V"),
-    # waits for edkit/core/model.py: split_spin overflows in round(2 * Sz)
+    # split_spin used to overflow in round(2 * Sz)
     ("sector-sz-huge", lambda: edkit.models.build_model("hubbard", 2).sector(2, 1e308), "Sz"),
-    # waits for edkit/core/model.py (resolve_sector: as_number(value, name, SectorError))
+    # booleans are not numbers (13.7)
     ("sector-boolean", _sector({"N": True}), "boolean"),
     ("sector-full-width", _sector({"N": "\uff12"}), "not a number"),
-    # waits for edkit/api.py / the engine (13.1, 13.7)
+    # (13.1, 13.7)
     ("spectrum-N-boolean", lambda: edkit.api.spectrum("hubbard", {}, N=True, Sz=0, L=2), "boolean"),
     ("spectrum-Sz-boolean", lambda: edkit.api.spectrum("hubbard", {}, N=2, Sz=True, L=2), "boolean"),
     ("spectrum-nev-zero", lambda: edkit.api.spectrum("hubbard", {}, N=2, Sz=0, L=2, nev=0), "nev"),

@@ -288,6 +288,8 @@ def _plan(rows: list[dict[str, Any]], model: str | None, L: int | None, bc: str 
     from edkit.core.params import ParameterError
     from edkit.engine.planning import check_fits
     from edkit.models import build_model
+    from edkit.observables import get as get_observable
+    from edkit.observables import owners
 
     if len(rows) > MAX_ROWS:
         raise CompareError(f"{len(rows)} rows: more than {MAX_ROWS} points to diagonalize")
@@ -347,6 +349,10 @@ def _plan(rows: list[dict[str, Any]], model: str | None, L: int | None, bc: str 
             check_fits(m, sec)
         except SectorError as err:
             raise CompareError(f"{where}: {err}") from None
+        for obs_name in owners(list(quantities)):  # a family column on a model without the family
+            why = get_observable(obs_name).applies(m)
+            if why is not None:
+                raise CompareError(f"{where}: {obs_name!r} does not apply: {why}")
         for q in quantities:
             c = _CORR.match(q)
             if c:

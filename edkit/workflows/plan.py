@@ -82,6 +82,7 @@ def plan_sweep(model: str, L: str | int | Sequence[int], params: Mapping[str, ob
     """
     from edkit.engine.planning import check_fits
     from edkit.models import build_model
+    from edkit.observables import get as get_observable
 
     sizes = parse_sizes(L)
     grid = parse_grid(params)
@@ -100,6 +101,10 @@ def plan_sweep(model: str, L: str | int | Sequence[int], params: Mapping[str, ob
                 raise GridError(f"model {model!r} is spinless: correlations need spin")
             if isinstance(reference, bool) or not isinstance(reference, int) or not 0 <= reference < size:
                 raise GridError(f"reference site must be in 0..{size - 1} for L={size}, got {reference!r}")
+        for o in obs:  # a family observable on a model that does not offer it: refused now
+            why = get_observable(o).applies(m)
+            if why is not None:
+                raise GridError(f"observable {o!r} does not apply to {model} (L={size}): {why}")
         sec = m.resolve_sector(sector)
         N, Sz, extra = split_sector(sec)
         check_fits(m, m.sector(N, Sz if m.spinful else None, **extra))  # refuse an empty/huge sector now
