@@ -114,8 +114,11 @@ def _model(args):
     return model, params
 
 
-def _emit(args, data: dict, text: str) -> None:
-    print(json.dumps(data, indent=2) if args.json else text)
+def _emit(args, data, text: str) -> None:
+    if args.json:
+        print(json.dumps(data.to_dict() if hasattr(data, "to_dict") else data, indent=2))
+    else:
+        print(text)
 
 
 def cmd_models(args) -> int:
@@ -227,10 +230,15 @@ def cmd_spectrum(args) -> int:
                  for k, lv in enumerate(data["levels"])]
     else:
         text += [f"  E[{k}] = {e:.12f}" for k, e in enumerate(data["energies"])]
-    if data["method"] == "matrix-free":
-        text.append("degeneracies: not determined (matrix-free Lanczos gives the ground energy only)")
+    if data["method"] == "matrix-free" and not data["degeneracies"]:
+        text.append("degeneracies: not determined (the matrix-free ground energy alone; --nev 2 or more "
+                    "resolves the multiplicity)")
     else:
         text.append("degeneracies: " + ", ".join(f"{e:.10f} x{k}" for e, k in data["degeneracies"]))
+    if "degeneracies_note" in data:
+        text.append(data["degeneracies_note"])
+    if data.get("residuals"):
+        text.append(f"residuals |Hx - Ex|: at most {max(data['residuals']):.1e}")
     if "labels_note" in data:
         text.append(data["labels_note"])
     _emit(args, data, "\n".join(text))
@@ -271,9 +279,11 @@ def cmd_correlations(args) -> int:
     if not 0 <= args.reference < model.lattice.L:  # refuse before solving anything
         raise InputError(f"--reference must be a site in 0..{model.lattice.L - 1}, got {args.reference}")
     N, Sz, extra = _sector(args, model)
-    data = correlations(model, params, N=N, Sz=Sz, reference=args.reference, extra=extra)
+    data = correlations(model, params, N=N, Sz=Sz, reference=args.reference, extra=extra,
+                        method=args.method)
     text = [f"{data['model']} L={data['L']} {data['bc']} {data['params']} sector {data['sector']}",
-            f"ground-state degeneracy {data['ground_state_degeneracy']}, reference site {data['reference']}"]
+            f"ground-state degeneracy {data['ground_state_degeneracy']}, reference site {data['reference']} "
+            f"({data['method']})"]
     for layer, rows in data["layers"].items():
         text.append(f"layer {layer}:  j " + " ".join(f"{k:>11s}" for k in rows))
         for j in range(data["L"]):
@@ -516,9 +526,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_observables)
     def method_flag(sp):
         sp.add_argument("--method", choices=("auto", "stored", "matrix-free"), default="auto", action=_Once,
-                        help="auto (default): ground energies of sectors >= 100,000 states, or too large "
-                             "to store, matrix-free; stored: always build the sparse matrix; "
-                             "matrix-free: always (ground energy only)")
+                        help="auto (default): sectors >= 100,000 states, or too large to store, "
+                             "matrix-free when it is faster (up to 10 levels); stored: always build the "
+                             "sparse matrix; matrix-free: always (ground energy, ground state, up to 10 "
+                             "levels; no constraints)")
 
     def symmetry_flags(sp):
         sp.add_argument("--symmetry", action="append", metavar="LABEL[=VALUE]",
@@ -553,6 +564,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("correlations", help="ground-state correlators C, N, S and spin-spin")
     common(s)
     s.add_argument("--reference", type=int, default=0, action=_Once, help="reference site i of C(i, j)")
+    method_flag(s)
     s.set_defaults(func=cmd_correlations)
     s = sub.add_parser("verify", help="run the catalogue of symbolic verifications")
     s.add_argument("names", nargs="*", help="verification names (default: all)")

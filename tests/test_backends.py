@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse.linalg
 
 import edkit.engine.backend_quspin
 import edkit.engine.planning as planning
@@ -112,8 +113,9 @@ def test_matrix_free_refuses_constraints_size_blocks_and_more_than_the_ground_en
     h = build_model("hubbard", 6, "periodic")
     sec = h.sector(6, 0)
     assert free.supports(h, sec, Request()) is None
-    assert "ground energy only" in free.supports(h, sec, Request(nev=2))
-    assert "ground energy only" in free.supports(h, sec, Request(vectors=True))
+    assert free.supports(h, sec, Request(nev=2)) is None  # issue 14: vectors and up to 10 levels
+    assert free.supports(h, sec, Request(vectors=True)) is None
+    assert "at most 10 levels" in free.supports(h, sec, Request(nev=11))
     syms = tuple(resolve(h, {}, sec, ["k"]))
     assert "not in symmetry blocks" in free.supports(h, sec, Request(symmetries=syms))
 
@@ -187,22 +189,24 @@ def test_a_stored_matrix_that_does_not_fit_is_said_so(memory, no_build):
 def test_second_level_of_a_large_sector_is_announced_with_its_cost(memory, no_build):
     memory(16 * GIB)
     m = build_model("hubbard", 12, "periodic")
-    c = choose(m, m.sector(12, 0), Request(nev=2))
+    c = choose(m, m.sector(12, 0), Request(nev=11))  # beyond the 10 matrix-free levels (issue 14)
     assert c.name == "stored"
     assert c.notice is not None and c.notice == f"hubbard L=12 sector (N_up=6, N_dn=6): {c.reason}"
-    assert c.reason.startswith("nev=2 needs the stored matrix: ~") and "to build" in c.reason
+    assert c.reason.startswith("nev=11 needs the stored matrix: ~") and "to build" in c.reason
     assert "the ground energy alone would take ~" in c.reason and c.reason.endswith("matrix-free")
 
 
 def test_the_notice_is_printed_before_the_work_and_the_levels_are_right(monkeypatch, capsys):
     monkeypatch.setattr(planning, "MATRIX_FREE_DIMENSION", 1000)  # 4,900 states count as large here
     m = build_model("hubbard", 8, "periodic")
-    eig, _ = solve_sector(m, {"U": 4.0}, 8, 0, nev=2)
+    eig, _ = solve_sector(m, {"U": 4.0}, 8, 0, nev=11)  # beyond the 10 matrix-free levels (issue 14)
     err = capsys.readouterr().err
-    assert "[edkit] hubbard L=8 sector (N_up=4, N_dn=4): nev=2 needs the stored matrix" in err
+    assert "[edkit] hubbard L=8 sector (N_up=4, N_dn=4): nev=11 needs the stored matrix" in err
     sec = m.sector(8, 0)
-    ref = np.linalg.eigvalsh(edkit.engine.backend_quspin.hamiltonian_matrix(m, {"U": 4.0}, sec)[0].toarray())
-    np.testing.assert_allclose(eig.energies, ref[:2], atol=1e-9)
+    H = edkit.engine.backend_quspin.hamiltonian_matrix(m, {"U": 4.0}, sec)[0]
+    v0 = np.random.default_rng(7).standard_normal(H.shape[0])  # no symmetry: every block is reached
+    ref = np.sort(scipy.sparse.linalg.eigsh(H, k=6, which="SA", tol=1e-12, v0=v0)[0])[:2]
+    np.testing.assert_allclose(eig.energies[:2], ref, atol=1e-9)
 
 
 def test_nev_close_to_the_dimension_is_refused_before_allocation(memory, no_build):
@@ -213,7 +217,7 @@ def test_nev_close_to_the_dimension_is_refused_before_allocation(memory, no_buil
     msg = str(exc.value)
     assert "too large for nev=1,000,000" in msg and "dense diagonalization (all 853,776 levels)" in msg
     assert "TiB needed" in msg and "refusing to build (limit 16 GiB)" in msg
-    assert "ground energy only" in msg
+    assert "at most 10 levels" in msg
 
 
 def test_thousands_of_levels_are_refused_for_their_time(memory, no_build, monkeypatch):

@@ -52,15 +52,18 @@ def test_gaps_matrix_free_equal_the_stored_path(monkeypatch):
     free = gaps("hubbard", {"U": 4.0, "mu": 0.3}, **kw)
     for key in ("energy", "charge_gap", "spin_gap", "pair_binding"):
         assert free[key] == pytest.approx(stored[key], abs=1e-9), key
-    assert free["neutral_gap"] is None and "matrix-free" in free["notes"][0]
-    assert stored["neutral_gap"] is not None
+    # the second level comes matrix-free too (issue 14): the neutral gap equals the stored one
+    assert stored["neutral_gap"] is not None and "notes" not in free
+    assert free["neutral_gap"] == pytest.approx(stored["neutral_gap"], abs=1e-9)
 
 
-def test_more_than_the_ground_energy_is_refused_with_numbers(small_memory):
+def test_more_than_the_matrix_free_levels_is_refused_with_numbers(small_memory, monkeypatch):
     m = build_model("hubbard", 8, "periodic")
-    for kwargs in ({"nev": 2}, {"vectors": True}):
-        with pytest.raises(TooLargeError, match=r"ground energy only.*4,900|4,900.*ground energy only"):
-            solve_sector(m, {"U": 4.0}, 8, 0, **kwargs)
+    with pytest.raises(TooLargeError, match=r"at most 10 levels.*nev=11"):
+        solve_sector(m, {"U": 4.0}, 8, 0, nev=11)
+    monkeypatch.setenv("EDKIT_MEMORY_LIMIT", "180000")  # bytes: the ground energy fits, the vector not
+    with pytest.raises(TooLargeError, match=r"4,900.*ground state by two-pass Lanczos on 4 vectors"):
+        solve_sector(m, {"U": 4.0}, 8, 0, vectors=True)
 
 
 def test_constrained_model_is_still_refused(monkeypatch):
@@ -174,9 +177,9 @@ def test_auto_prefers_matrix_free_ground_energy_for_large_sectors(monkeypatch):
     exact = lieb_wu_ground_state(8, 4, 4, 4.0)
     assert auto["energies"][0] == pytest.approx(exact, abs=1e-8)
     assert stored["energies"][0] == pytest.approx(exact, abs=1e-8)
-    # more than the ground energy: the stored matrix (it fits), not a refusal
+    # more than the ground energy: matrix-free levels too (issue 14), not a refusal
     two = spectrum("hubbard", {"U": 4.0}, N=8, Sz=0, nev=2, L=8, bc="periodic", labels=False)
-    assert two["method"] == "lanczos" and len(two["energies"]) == 2
+    assert two["method"] == "matrix-free" and len(two["energies"]) == 2
     # constrained models cannot go matrix-free: the stored path, silently
     m = build_model("kbp-eff", 5, "periodic")
     assert plan(m, m.sector(10, 0)).dimension > 2000
@@ -191,8 +194,8 @@ def test_method_argument_is_validated_and_matrix_free_refusals_are_clear():
     with pytest.raises(ValueError, match="without occupation constraints"):
         solve_sector(m, {}, 4, 0, method="matrix-free")
     h = build_model("hubbard", 4, "periodic")
-    with pytest.raises(TooLargeError, match="ground energy only"):
-        solve_sector(h, {}, 4, 0, nev=2, method="matrix-free")
+    with pytest.raises(TooLargeError, match="at most 10 levels"):
+        solve_sector(h, {}, 4, 0, nev=11, method="matrix-free")
     eig, space = solve_sector(h, {"U": 2.0}, 4, 0, method="matrix-free")
     assert eig.method == "matrix-free" and space.dimension == 36
 

@@ -201,6 +201,8 @@ def test_constructed_spectrum_multiplets_complete(strategy, complex_):
         v = eig.vectors
         np.testing.assert_allclose(v.conj().T @ v, np.eye(nev), atol=1e-8)
     assert [k for _, k in eig.degeneracies] == [1, 3, 2]
+    top = lowest_levels(op, 3, strategy=strategy, complete_top=True)  # the threefold level whole
+    np.testing.assert_allclose(top.energies, SPEC[:4], atol=1e-9)
 
 
 def test_completion_adds_missed_partners():
@@ -234,6 +236,10 @@ def test_hubbard_ring_twofold_levels_reported_twice(strategy):
     eig = lowest_levels(op, 4, strategy=strategy, dense_limit=0)  # force the iterative path
     np.testing.assert_allclose(eig.energies, truth[:4], atol=1e-10)
     assert eig.degeneracies[1][1] == 2
+    cut = lowest_levels(op, 2, strategy=strategy, dense_limit=0, complete_top=True)  # E_1 not cut
+    np.testing.assert_allclose(cut.energies, truth[:3], atol=1e-10)
+    whole = lowest_levels(op, 2, complete_top=True)  # dense path (225 states)
+    np.testing.assert_allclose(whole.energies, truth[:3], atol=1e-10)
 
 
 def test_levels_against_the_stored_path():

@@ -23,8 +23,12 @@ chunks, directly into its buffer. :func:`memory_bytes` is the planner's estimate
 other matrix-free solves (:mod:`edkit.engine.levels`).
 
 **Deflation** (``deflate=[x_0, ...]``) applies :math:`H + \sigma \sum_i |x_i\rangle\langle x_i|`
-with :math:`\sigma` above the spectrum's spread: its lowest level is the next level of ``H`` (the
-partner of a degenerate level included, since the start vector has a component along it).
+with :math:`\sigma` about the spectrum's width (:func:`spread_estimate`): its lowest level is the
+next level of ``H`` (the partner of a degenerate level included, since the start vector has a
+component along it). The shift is fused into the Lanczos update (:func:`_step`): the overlaps
+:math:`\langle x_i, v\rangle` of the next vector are summed while it is written, so a deflated
+vector costs one read per step (measured at 6 rungs: 8.6 ms per update with three deflated
+vectors against 8.2 ms with none).
 :func:`ground_manifold` uses it to find a degenerate ground manifold, and
 :func:`edkit.engine.levels.lowest_levels` (``strategy="deflation"``) the few lowest levels on
 ``nev + 3`` vectors.
@@ -440,8 +444,8 @@ def _pass2(rec: _Recurrence, start, seed: int, x: np.ndarray, alphas: list[float
     rec.run(start, seed, m, alphas=alphas, betas=betas, y=y, x=x)
 
 
-def ground_state(op: sla.LinearOperator, *, tol: float = 1e-8, seed: int = 0, start: np.ndarray | None = None,
-                 maxiter: int = 2000, rounds: int = 4, check_every: int = 5,
+def ground_state(op: sla.LinearOperator, *, tol: float = 1e-10, seed: int = 0,
+                 start: np.ndarray | None = None, maxiter: int = 2000, rounds: int = 4, check_every: int = 5,
                  deflate: Sequence[np.ndarray] = (), sigma: float | None = None,
                  only_below: float | None = None, decide: float | None = None,
                  overwrite_start: bool = False, threads: int | None = None,
@@ -456,7 +460,8 @@ def ground_state(op: sla.LinearOperator, *, tol: float = 1e-8, seed: int = 0, st
     tol
         Target of the residual: converged when :math:`\\|Hx - Ex\\| \\le` ``tol * (1 + |E|)`` for the
         normalized ``x``. Eigenvector errors are about ``residual / gap``, energy errors
-        ``residual^2 / gap``.
+        ``residual^2 / gap``. Measured on the 6-rung KBP ring (``|E| = 20.5``): ``tol=1e-10`` gives
+        correlators to about 5e-8 (195 steps), ``tol=1e-12`` to 3e-14 (230 steps).
     seed
         Seed of the random start vector (ignored when ``start`` is given).
     start
@@ -538,9 +543,10 @@ def _ground_state(op, tol, seed, start, maxiter, rounds, check_every, deflate, s
     return GroundState(energy, x, residual, steps, rec.matvecs, False, rounds)
 
 
-def ground_manifold(op: sla.LinearOperator, *, tol: float = 1e-8, degeneracy_tol: float = 1e-8,
+def ground_manifold(op: sla.LinearOperator, *, tol: float = 1e-10, degeneracy_tol: float = 1e-8,
                     max_states: int = 4, next_level: bool = True, seed: int = 0, threads: int | None = None,
-                    progress: Callable[[str], None] | None = None) -> tuple[list[GroundState], float | None]:
+                    progress: Callable[[str], None] | None = None, stats: dict | None = None
+                    ) -> tuple[list[GroundState], float | None]:
     """The (possibly degenerate) ground manifold: ground state, then deflated solves while degenerate.
 
     After ``x_0`` (:func:`ground_state`), the lowest level of :math:`H + \\sigma\\sum_i |x_i\\rangle
@@ -553,6 +559,8 @@ def ground_manifold(op: sla.LinearOperator, *, tol: float = 1e-8, degeneracy_tol
     Memory: ``m + 3`` vectors for a manifold of ``m`` states (``memory_bytes(..., "manifold",
     nev=m)``); a nondegenerate ground state: 4.
 
+    ``stats``, if given, receives ``matvecs`` and ``steps`` (Lanczos pass-1 steps) of all solves.
+
     Returns
     -------
     (states, next_energy)
@@ -562,6 +570,9 @@ def ground_manifold(op: sla.LinearOperator, *, tol: float = 1e-8, degeneracy_tol
     """
     first = ground_state(op, tol=tol, seed=seed, threads=threads, progress=progress)
     states = [first]
+    counts = {"matvecs": first.matvecs, "steps": first.iterations}
+    if stats is not None:
+        stats.update(counts)
     bound = first.energy + degeneracy_tol * (1 + abs(first.energy))
     sigma = None
     while len(states) < op.shape[0]:
@@ -570,9 +581,14 @@ def ground_manifold(op: sla.LinearOperator, *, tol: float = 1e-8, degeneracy_tol
             return states, None
         if sigma is None:
             sigma = spread_estimate(op, seed=seed)
+            counts["matvecs"] += min(20, op.shape[0])
         nxt = ground_state(op, tol=tol, seed=seed + len(states), deflate=[s.vector for s in states],
                            sigma=sigma, only_below=-np.inf if last else bound, threads=threads,
                            progress=progress)
+        counts["matvecs"] += nxt.matvecs
+        counts["steps"] += nxt.iterations
+        if stats is not None:
+            stats.update(counts)
         if nxt.energy > bound:
             return states, nxt.energy
         if last:

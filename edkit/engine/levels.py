@@ -22,13 +22,13 @@ Two strategies (both return :class:`edkit.engine.solver.Eigen` with ``method="ma
 
 Why deflation is the default (``benchmarks/results/matfree_levels_6rungs_*.json``; 6-rung periodic
 KBP, N=12, Sz=0, 853,776 states, four levels, shared 2-core machine): deflation 1,515 matvecs in
-17 s and 0.06 GiB, ARPACK + completion 1,486 matvecs in 80 s and 0.21 GiB. Both found the same
-levels (a twofold third level; at 5 rungs ARPACK alone missed two partners, which the completion
-added). ARPACK's reorthogonalization reads its ``ncv`` vectors on one BLAS thread at every step,
-which costs several matvecs; the plain recurrence reads four or five vectors per step. Warm
-starts from the previous level's second Ritz vector were tried and dropped: mixed with an
-equal-norm random vector they saved under 5 % of the matvecs, and with a small random part they
-missed degenerate partners (measured at 5 and 6 rungs).
+17 s and 0.06 GiB, ARPACK + completion 1,486 matvecs in 48 s and 0.21 GiB, the stored path 177 s.
+All found the same levels to 2e-12 (a twofold third level; at 5 rungs ARPACK alone missed two
+partners, which the completion added). ARPACK's reorthogonalization reads its ``ncv`` vectors
+on one BLAS thread at every step, which costs several matvecs; the plain recurrence reads four or
+five vectors per step. Warm starts from the previous level's second Ritz vector were tried and
+dropped: mixed with an equal-norm random vector they saved under 5 % of the matvecs, and with a
+small random part they missed degenerate partners (measured at 5 and 6 rungs).
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ from edkit.engine.threads import blas_threads
 
 #: Dimensions up to this are solved densely (``op`` applied to the identity): ARPACK needs ``ncv < dim``.
 DENSE_DIMENSION = 400
+#: Relative tolerance of "degenerate" (as :func:`edkit.engine.solver.group_degenerate`).
+DEGENERACY_TOL = 1e-8
 #: Strategies of :func:`lowest_levels`.
 STRATEGIES = ("arpack", "deflation")
 
@@ -75,11 +77,16 @@ class _Buffered(sla.LinearOperator):
         return self
 
 
-def _dense(op: sla.LinearOperator, nev: int, vectors: bool) -> Eigen:
+def _dense(op: sla.LinearOperator, nev: int, vectors: bool, complete_top: bool = False,
+           residuals: list | None = None) -> Eigen:
     eye = np.eye(op.shape[0], dtype=op.dtype)
     h = np.column_stack([op @ eye[:, k] for k in range(op.shape[0])])
     w, v = np.linalg.eigh((h + h.conj().T) / 2)
+    if complete_top:
+        nev = _top_cut(w, nev)
     w = w[:nev]
+    if residuals is not None:  # |H x - E x| of each returned level, with H as applied
+        residuals.extend(float(np.linalg.norm(h @ v[:, k] - w[k] * v[:, k])) for k in range(len(w)))
     return Eigen(w, v[:, :nev] if vectors else None, "matrix-free", group_degenerate(w))
 
 
@@ -94,7 +101,7 @@ def _orthonormalize(x: np.ndarray, found: list[np.ndarray]) -> None:
 
 def complete_multiplets(op: sla.LinearOperator, energies: list[float], found: list[np.ndarray], nev: int,
                         *, tol: float = 1e-10, degeneracy_tol: float = 1e-9, seed: int = 0,
-                        decide: float = 1e-5, rounds: int = 8,
+                        decide: float = 1e-5, rounds: int = 8, complete_top: bool = False,
                         progress: Callable[[str], None] | None = None) -> int:
     """Add the levels missing at or below the highest found one (in place); returns matvecs used.
 
@@ -106,6 +113,9 @@ def complete_multiplets(op: sla.LinearOperator, energies: list[float], found: li
     found level, with an estimate at most ``decide * (1 + |E|)``, ends the check (Ritz values
     decrease monotonically to the lowest level; waiting for ``tol`` would cost as many steps as a
     ground state).
+
+    ``complete_top``: keep the partners of the ``nev``-th level found beyond ``nev`` (degenerate
+    within :data:`DEGENERACY_TOL`), so that the highest multiplet is reported whole.
     """
     sigma = spread_estimate(op, seed=seed)
     matvecs = min(20, op.shape[0])  # spread_estimate's steps
@@ -128,8 +138,18 @@ def complete_multiplets(op: sla.LinearOperator, energies: list[float], found: li
         k = int(np.searchsorted(energies, res.energy))
         energies.insert(k, res.energy)
         found.insert(k, x)
-    del energies[nev:], found[nev:]
+    cut = _top_cut(energies, nev) if complete_top else nev
+    del energies[cut:], found[cut:]
     return matvecs
+
+
+def _top_cut(energies: list[float] | np.ndarray, nev: int) -> int:
+    """Index after the last level degenerate with level ``nev - 1`` (:data:`DEGENERACY_TOL`)."""
+    top = energies[nev - 1]
+    cut = nev
+    while cut < len(energies) and abs(energies[cut] - top) <= DEGENERACY_TOL * (1 + abs(top)):
+        cut += 1
+    return cut
 
 
 def _arpack(op: sla.LinearOperator, nev: int, seed: int, ncv: int | None, tol: float,
@@ -160,8 +180,10 @@ def _arpack(op: sla.LinearOperator, nev: int, seed: int, ncv: int | None, tol: f
     return energies, found, getattr(lin, "matvecs", 0)
 
 
-def _deflation(op: sla.LinearOperator, nev: int, seed: int, tol: float, vectors: bool, progress
-               ) -> tuple[list[float], list[np.ndarray], int]:
+def _deflation(op: sla.LinearOperator, nev: int, seed: int, tol: float, vectors: bool, complete_top: bool,
+               progress, residuals: list | None = None) -> tuple[list[float], list[np.ndarray], int]:
+    residuals = [] if residuals is None else residuals  # |H x - E x| per level (a Ritz estimate
+    # for a level whose vector is not built)
     energies: list[float] = []
     found: list[np.ndarray] = []
     matvecs = 0
@@ -170,7 +192,7 @@ def _deflation(op: sla.LinearOperator, nev: int, seed: int, tol: float, vectors:
         if k and sigma is None:
             sigma = spread_estimate(op, seed=seed)
             matvecs += min(20, op.shape[0])
-        energy_only = k == nev - 1 and not vectors  # its vector is not needed: pass 1 only
+        energy_only = k == nev - 1 and not (vectors or complete_top)  # pass 1 only: no vector needed
         res = ground_state(op, tol=tol, seed=seed + k, deflate=found, sigma=sigma,
                            only_below=-np.inf if energy_only else None, progress=progress)
         matvecs += res.matvecs
@@ -178,9 +200,21 @@ def _deflation(op: sla.LinearOperator, nev: int, seed: int, tol: float, vectors:
             raise ConvergenceError(f"matrix-free Lanczos did not converge for level {k} (residual "
                                    f"{res.residual:.1e})")
         energies.append(res.energy)
+        residuals.append(float(res.residual))
         if not energy_only:
             _orthonormalize(res.vector, found)
             found.append(res.vector)
+    top = energies[-1]
+    while complete_top and len(found) < op.shape[0]:  # partners of the highest level
+        res = ground_state(op, tol=tol, seed=seed + len(found), deflate=found, sigma=sigma,
+                           only_below=top + DEGENERACY_TOL * (1 + abs(top)), progress=progress)
+        matvecs += res.matvecs
+        if res.vector is None:
+            break
+        _orthonormalize(res.vector, found)
+        energies.append(res.energy)
+        residuals.append(float(res.residual))
+        found.append(res.vector)
     return energies, found, matvecs
 
 
@@ -188,7 +222,7 @@ def lowest_levels(op: sla.LinearOperator, nev: int, *, vectors: bool = False, se
                   ncv: int | None = None, strategy: str = "deflation", tol: float = 1e-10,
                   maxiter: int | None = None, progress: Callable[[str], None] | None = None,
                   stats: dict | None = None, dense_limit: int = DENSE_DIMENSION,
-                  threads: int | None = None) -> Eigen:
+                  threads: int | None = None, complete_top: bool = False) -> Eigen:
     """The ``nev`` lowest levels of a Hermitian (matrix-free) operator, multiplets complete.
 
     Parameters
@@ -210,12 +244,20 @@ def lowest_levels(op: sla.LinearOperator, nev: int, *, vectors: bool = False, se
         ARPACK's relative tolerance; the residual target of the Lanczos solves
         (``|Hx - Ex| <= tol (1 + |E|)``).
     stats
-        If given, filled with ``matvecs`` (all), ``completion_matvecs`` and ``ncv``.
+        If given, filled with ``matvecs`` (all), ``completion_matvecs``, ``ncv`` and ``residuals``
+        (:math:`\\|Hx - Ex\\|` per returned level: measured for the dense path and for every level
+        whose vector is built, the Ritz estimate for a last level computed without its vector;
+        ``None`` for ARPACK).
     dense_limit
         Dimensions up to this are diagonalized densely (the operator applied to the identity).
     threads
         numba threads (default: :func:`edkit.engine.lanczos.numba_threads`); BLAS (ARPACK's
         orthogonalizations) runs on one thread, as in :func:`edkit.engine.solver.lowest`.
+    complete_top
+        Also return the partners of the ``nev``-th level (degenerate within
+        :data:`DEGENERACY_TOL`), so that no multiplet is cut: more than ``nev`` levels may come
+        back (one more Lanczos pass). Without it, exactly ``nev`` levels, like
+        :func:`edkit.engine.solver.lowest`.
 
     Raises
     ------
@@ -226,28 +268,32 @@ def lowest_levels(op: sla.LinearOperator, nev: int, *, vectors: bool = False, se
         raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
     with blas_threads(), numba_threads(op.shape[0], threads):
         return _lowest_levels(op, nev, vectors, seed, ncv, strategy, tol, maxiter, progress, stats,
-                              dense_limit)
+                              dense_limit, complete_top)
 
 
 def _lowest_levels(op, nev, vectors, seed, ncv, strategy, tol, maxiter, progress, stats,
-                   dense_limit) -> Eigen:
+                   dense_limit, complete_top) -> Eigen:
     dim = op.shape[0]
     if dim == 0:
         raise ValueError("empty operator: the sector has no states")
     nev = max(1, min(int(nev), dim))
+    residuals: list[float] = []
     if dim <= dense_limit or nev >= dim - 1:
+        eig = _dense(op, nev, vectors, complete_top, residuals)
         if stats is not None:
-            stats.update(matvecs=dim, completion_matvecs=0, ncv=None)
-        return _dense(op, nev, vectors)
+            stats.update(matvecs=dim, completion_matvecs=0, ncv=None, residuals=residuals)
+        return eig
     if strategy == "arpack":
         energies, found, matvecs = _arpack(op, nev, seed, ncv, tol, maxiter, progress)
         extra = complete_multiplets(op, energies, found, nev, tol=max(tol, 1e-12), seed=seed,
-                                    progress=progress)
+                                    complete_top=complete_top, progress=progress)
     else:
-        energies, found, matvecs = _deflation(op, nev, seed, max(tol, 1e-12), vectors, progress)
+        energies, found, matvecs = _deflation(op, nev, seed, max(tol, 1e-12), vectors, complete_top,
+                                              progress, residuals)
         extra = 0
     if stats is not None:
         stats.update(matvecs=matvecs + extra, completion_matvecs=extra,
+                     residuals=residuals if strategy != "arpack" else None,
                      ncv=min(dim, ncv or default_ncv(nev, dim)) if strategy == "arpack" else None)
     w = np.array(energies)
     v = None
@@ -259,4 +305,5 @@ def _lowest_levels(op, nev, vectors, seed, ncv, strategy, tol, maxiter, progress
     return Eigen(w, v, "matrix-free", group_degenerate(w))
 
 
-__all__ = ["DENSE_DIMENSION", "STRATEGIES", "complete_multiplets", "default_ncv", "lowest_levels"]
+__all__ = ["DEGENERACY_TOL", "DENSE_DIMENSION", "STRATEGIES", "complete_multiplets", "default_ncv",
+           "lowest_levels"]

@@ -14,8 +14,11 @@ and chooses:
 
 The :class:`Choice` says why in words that are true for the numbers at hand ("faster than building
 the 410 MiB stored matrix" is not "does not fit"), and carries a ``notice`` for work announced on
-stderr before it starts (a second level that moves a sector from the matrix-free kernel to a big
-stored build, or any run estimated at :data:`NOTICE_SECONDS` or more). :func:`plan` is the sizes and
+stderr before it starts (more levels than the matrix-free path gives, which moves a sector from the
+matrix-free kernel to a big stored build, or any run estimated at :data:`NOTICE_SECONDS` or more).
+The matrix-free backend gives the ground energy, the ground state and up to
+:data:`edkit.engine.backends.matrix_free.MAX_MATRIX_FREE_LEVELS` levels, so ``nev = 2..10`` on a
+sector too large or too slow to store goes matrix-free like the ground energy. :func:`plan` is the sizes and
 the choice for ``edkit plan``; :func:`check_fits` refuses a stored build that does not fit.
 """
 
@@ -32,6 +35,7 @@ from edkit.engine.backends import AUTO, Estimate, Request, UnknownBackendError, 
 from edkit.engine.backends.base import Backend, where
 from edkit.engine.backends.matrix_free import (  # noqa: F401  (re-exported)
     MATRIX_FREE_STEPS,
+    MAX_MATRIX_FREE_LEVELS,
     matrix_free_bytes,
     matrix_free_seconds,
 )
@@ -49,9 +53,9 @@ from edkit.engine.memory import (  # noqa: F401  (re-exported)
 from edkit.engine.sizes import SectorSize, count_states, sector_size  # noqa: F401  (re-exported)
 from edkit.engine.solver import DENSE_LIMIT
 
-#: Ground energies of sectors at least this large go to the fastest backend (the matrix-free kernel)
-#: even when the stored matrix fits; below, the stored matrix is used (it also gives degeneracies,
-#: and either takes well under a second). Measured: Hubbard L=12, 853,776 states, 1.5 s matrix-free
+#: Sectors at least this large go to the fastest backend (usually the matrix-free kernel) even when
+#: the stored matrix fits; below, the stored matrix is used (it also gives block labels, and either
+#: takes well under a second). Measured: Hubbard L=12, 853,776 states, 1.5 s matrix-free
 #: against 7.6 s for ARPACK on the stored matrix plus its build (``benchmarks/results/matvec.json``).
 MATRIX_FREE_DIMENSION = 100_000
 #: Runs estimated to take at least this long are announced on stderr before they start.
@@ -226,6 +230,12 @@ def _fastest(made, best: Option, options: list[Option], model: Model, sector: Se
         if stored.limited_by == "time":
             return made(best, f"the stored matrix would take {approx_seconds(stored.estimate.seconds)}, "
                               f"beyond the time limit: {est.text()}")
+        if stored.reason is None and not request.ground_only and best.name == "matrix-free":
+            build = stored.estimate.numbers.get("build_seconds", stored.estimate.seconds)
+            return made(best, f"{est.what} (~{format_bytes(est.bytes)}, {approx_seconds(est.seconds)}); "
+                              f"the stored matrix (~{format_bytes(stored.estimate.bytes)} peak) would take "
+                              f"{approx_seconds(build)} to build, {approx_seconds(stored.estimate.seconds)} "
+                              f"in all for {request.describe()}")
         if stored.reason is None:
             matrix = stored.estimate.numbers.get("bytes_matrix", stored.estimate.bytes)
             return made(best, f"faster than building the {format_bytes(matrix)} stored matrix ({states}: "
@@ -309,6 +319,8 @@ class Plan:
     ``nonzeros`` the stored matrix elements, ``bytes`` the estimated peak memory of the stored path.
     ``path``: ``"dense"`` or ``"sparse"`` when the stored matrix fits, else ``"matrix-free"`` when
     the matrix-free ground energy fits (``matrix_free_possible``), else ``"too-large"``.
+    ``matrix_free_bytes``, ``matrix_free_seconds``: the matrix-free ground energy, or the request
+    (``nev`` levels, vectors) when it asks for more and the matrix-free backend can do it.
     ``backend``/``reason``: the backend :func:`choose` takes for the request and why (``None`` and the
     refusal when nothing can do it); ``notice``: what is said on stderr before the work starts.
     """
@@ -335,6 +347,7 @@ class Plan:
     matrix_free_seconds: float = 0.0
     matrix_free_possible: bool = False
     nev: int = 1
+    matrix_free_what: str = ""
     backend: str | None = None
     reason: str = ""
     notice: str | None = None
@@ -373,8 +386,10 @@ class Plan:
             f"  matrix-free       {format_bytes(self.matrix_free_bytes)}, "
             f"{approx_seconds(self.matrix_free_seconds)}"
             + ("" if self.matrix_free_possible else " (not possible here)")
-            + f" (ground energy by three-vector Lanczos; taken from {format_count(MATRIX_FREE_DIMENSION)} "
-              "states or when the stored matrix does not fit; no constraints or blocks)",
+            + (f" ({self.matrix_free_what})" if self.matrix_free_what else
+               " (ground energy by three-vector Lanczos)")
+            + f"; taken from {format_count(MATRIX_FREE_DIMENSION)} states or when the stored matrix "
+              f"does not fit; up to {MAX_MATRIX_FREE_LEVELS} levels; no constraints or blocks",
             f"  time (rough)      build {approx_seconds(self.build_seconds)}, "
             f"solve {approx_seconds(self.solve_seconds)}"
             + (f" per block; {self.n_blocks_solved} of {self.n_blocks} blocks solved (k, -k paired): "
@@ -433,8 +448,13 @@ def plan(model: Model, sector: Sector, n_vectors: int = 40, symmetries: Sequence
     available = available_memory()
     limit = memory_limit(available)
     free = matrix_free_bytes(size.sector_dimension, model.n_orbitals, size.value_bytes)
-    free_ok = (get("matrix-free").supports(model, sector, Request(symmetries=tuple(symmetries))) is None
-               and free <= limit)
+    free_seconds = matrix_free_seconds(size.sector_dimension)
+    free_what = ""
+    mf = get("matrix-free")
+    free_ok = mf.supports(model, sector, Request(symmetries=tuple(symmetries))) is None and free <= limit
+    if not request.ground_only and not symmetries and mf.supports(model, sector, request) is None:
+        est = mf.estimate(model, sector, request)  # what the request costs matrix-free
+        free, free_seconds, free_what = est.bytes, est.seconds, est.what
     if st.bytes <= limit:
         path = "dense" if st.numbers["dense"] else "sparse"
     else:
@@ -448,7 +468,7 @@ def plan(model: Model, sector: Sector, n_vectors: int = 40, symmetries: Sequence
                 build_seconds=st.numbers["build_seconds"], symmetries=size.symmetries,
                 solve_seconds=st.numbers["solve_seconds"], n_blocks=size.n_blocks,
                 n_blocks_solved=size.n_blocks_solved,
-                matrix_free_seconds=matrix_free_seconds(size.sector_dimension),
+                matrix_free_seconds=free_seconds, matrix_free_what=free_what,
                 matrix_free_possible=free_ok, nev=request.nev, backend=choice.name, reason=choice.reason,
                 notice=choice.notice, limit=limit, choice=choice)
 
@@ -470,12 +490,13 @@ def check_fits(model: Model, sector: Sector, fraction: float = 0.8, symmetries: 
                     "dimension by their group order: see `edkit plan`")
         if p.path == "matrix-free":
             hint += (f"; the matrix-free ground energy fits (~{format_bytes(p.matrix_free_bytes)}): "
-                     "solve_sector(..., nev=1) or edkit.engine.matfree.lanczos_ground_energy")
+                     f"solve_sector(..., nev=1..{MAX_MATRIX_FREE_LEVELS}, method='matrix-free')")
         raise TooLargeError(f"{where(model, sector)} is too large: {p.describe()}; refusing to build "
                             f"(limit {format_bytes(limit)}){hint}")
     return p
 
 
-__all__ = ["MATRIX_FREE_DIMENSION", "METHODS", "NOTICE_SECONDS", "Choice", "Option", "Plan", "TooLargeError",
+__all__ = ["MATRIX_FREE_DIMENSION", "MAX_MATRIX_FREE_LEVELS", "METHODS", "NOTICE_SECONDS",
+           "Choice", "Option", "Plan", "TooLargeError",
            "UnsupportedRequestError", "available_memory", "check_fits", "check_method", "choose",
            "count_states", "describe_size", "memory_limit", "plan"]

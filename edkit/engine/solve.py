@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from edkit.core.model import Model, Sector, SectorError
 from edkit.engine.backends.base import Request, where
-from edkit.engine.backends.matrix_free import MatrixFreeSpace  # noqa: F401  (re-exported)
+from edkit.engine.backends.matrix_free import MatrixFreeEigen, MatrixFreeSpace  # noqa: F401  (re-exported)
 from edkit.engine.planning import (  # noqa: F401  (re-exported)
     MATRIX_FREE_DIMENSION,
     METHODS,
@@ -55,21 +55,26 @@ def solve_sector(model: Model, values: Mapping[str, object] | None, N: int,
                  Sz: float | None = None, nev: int = 1, vectors: bool = False,
                  seed: int = 0, extra: Mapping[str, float] | None = None,
                  method: str = "auto") -> tuple[Eigen, object]:
-    """Lowest ``nev`` levels of ``model`` in sector ``(N, Sz)``; also returns the sector space.
+    r"""Lowest ``nev`` levels of ``model`` in sector ``(N, Sz)``; also returns the sector space.
 
     The planner (:mod:`edkit.engine.planning`) chooses the backend: the stored QuSpin matrix (dense
     up to 2000 states or for ``nev`` close to the dimension, else ARPACK), the **matrix-free**
-    ground energy (:mod:`edkit.engine.matfree`, three-vector Lanczos; ``nev=1`` without
-    eigenvectors on a model without occupation constraints), or the numeric space the model
-    declares (the two-wire product space). On the matrix-free path ``method`` is
-    ``"matrix-free"``, ``degeneracies`` is empty (the multiplicity is not determined) and the
-    returned space is a :class:`MatrixFreeSpace` (dimension only).
+    kernel (:mod:`edkit.engine.backends.matrix_free`, models without occupation constraints: the
+    ground energy by three-vector Lanczos, the ground state by two-pass Lanczos, up to
+    :data:`edkit.engine.backends.matrix_free.MAX_MATRIX_FREE_LEVELS` levels by deflation with
+    degenerate multiplets complete), or the numeric space the model declares (the two-wire product
+    space). On the matrix-free path ``method`` is ``"matrix-free"``, the result is a
+    :class:`~edkit.engine.backends.matrix_free.MatrixFreeEigen` (``residuals``
+    :math:`\|Hx - Ex\|`; more than ``nev`` levels when the ``nev``-th level's partners complete its
+    multiplet; ``degeneracies`` empty for ``nev=1``: the multiplicity is not determined), and the
+    space is a :class:`MatrixFreeSpace` (dimension and the product basis of the vectors).
 
-    ``method``: ``"auto"`` (default) lets the planner choose: ground energies of sectors of at least
-    :data:`MATRIX_FREE_DIMENSION` states go matrix-free (faster), as do those whose stored matrix does
-    not fit; ``"stored"`` always stores the matrix; ``"matrix-free"`` always goes matrix-free; any
-    other registered backend name (``"two-wire-product"``, ``"tenpy"``) asks for that backend. A
-    request the chosen backend cannot do is refused, not redirected.
+    ``method``: ``"auto"`` (default) lets the planner choose: sectors of at least
+    :data:`MATRIX_FREE_DIMENSION` states go to the fastest backend (matrix-free for up to 10 levels),
+    as do those whose stored matrix does not fit; ``"stored"`` always stores the matrix;
+    ``"matrix-free"`` always goes matrix-free; any other registered backend name
+    (``"two-wire-product"``, ``"tenpy"``) asks for that backend. A request the chosen backend cannot
+    do is refused, not redirected.
 
     Raises
     ------
@@ -79,8 +84,8 @@ def solve_sector(model: Model, values: Mapping[str, object] | None, N: int,
         Bad sector or parameter values.
     TooLargeError, UnsupportedRequestError
         Before any large allocation, with the estimate and each backend's reason (also when only
-        the matrix-free path fits but more than the ground energy was asked for, or when ``nev``
-        asks for a dense diagonalization that does not fit).
+        the matrix-free path fits but more than its 10 levels were asked for, or its vectors do
+        not fit, or when ``nev`` asks for a dense diagonalization that does not fit).
     """
     check_method(method)
     request = Request(nev=nev, vectors=vectors, method=method, seed=seed)
@@ -112,5 +117,5 @@ def ground_energy(model: Model, values: Mapping[str, object] | None, N: int,
     return float(eig.energies[0])
 
 
-__all__ = ["MATRIX_FREE_DIMENSION", "METHODS", "MatrixFreeSpace", "get_model", "ground_energy", "run",
-           "solve_sector"]
+__all__ = ["MATRIX_FREE_DIMENSION", "METHODS", "MatrixFreeEigen", "MatrixFreeSpace", "get_model",
+           "ground_energy", "run", "solve_sector"]

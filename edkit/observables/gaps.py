@@ -228,9 +228,12 @@ class SectorEnergies:
     def lowest_levels(self, n: int, s: float, count: int, why: str) -> list[float] | None:
         """The ``count`` lowest levels of sector ``(n, s)`` (fewer where the path gives fewer).
 
-        On the matrix-free path only the ground energy is known; ``notes`` then says so, naming
-        ``why`` (the gap that asked). The base sector's levels are labelled with their blocks
-        where :func:`edkit.observables.spectrum.spectrum` labels them (:attr:`levels`).
+        Matrix-free sectors give up to
+        :data:`edkit.engine.backends.matrix_free.MAX_MATRIX_FREE_LEVELS` levels (degenerate
+        multiplets complete); where even those do not fit, only the ground energy is known and
+        ``notes`` says so, naming ``why`` (the gap that asked). The base sector's levels are
+        labelled with their blocks where :func:`edkit.observables.spectrum.spectrum` labels them
+        (:attr:`levels`).
         """
         from edkit.engine.planning import plan
 
@@ -248,18 +251,25 @@ class SectorEnergies:
 
             sel = select_symmetries(self.model, self.values, sector, self.symmetries, per_sector=True)
             low = list(block_spectrum(self.model, self.values, sector, sel, nev=count)["energies"])
-        elif plan(self.model, sector).path == "matrix-free" or self.method == "matrix-free":
-            low = [self.ground(n, s)]
-            what = "the base sector" if base else f"the sector {self._where(n, s)}"
-            self.notes.append(f"{why}: {what} is solved matrix-free (ground energy only)")
         else:  # the lowest levels, labelled with their blocks where spectrum() labels them
+            from edkit.engine.planning import TooLargeError, UnsupportedRequestError
             from edkit.observables.spectrum import spectrum
 
-            out = spectrum(self.model, self.values, N=n, Sz=sz, nev=count, extra=self.extra,
-                           method=self.method, labels=base)
-            low = list(out["energies"])
-            if base and "levels" in out:
-                self.levels = out["levels"]
+            free = plan(self.model, sector).path == "matrix-free" or self.method == "matrix-free"
+            try:
+                out = spectrum(self.model, self.values, N=n, Sz=sz, nev=count, extra=self.extra,
+                               method=self.method, labels=base)
+            except (TooLargeError, UnsupportedRequestError) as err:
+                if not free:
+                    raise
+                low = [self.ground(n, s)]  # the matrix-free ground energy still fits
+                what = "the base sector" if base else f"the sector {self._where(n, s)}"
+                self.notes.append(f"{why}: {what} is solved matrix-free and {count} levels do not fit "
+                                  f"there (ground energy only): {err}")
+            else:
+                low = list(out["energies"])
+                if base and "levels" in out:
+                    self.levels = out["levels"]
         if low and key not in self.cache:
             self._record(n, s, key, float(low[0]), "solved", time.perf_counter() - start)
         self.low[key] = low
@@ -314,12 +324,12 @@ def gaps(model: str | Model, values: Mapping[str, object] | None = None, *, N: i
       included) reuses its energy: at half filling with particle-hole symmetry
       ``E(N + 2) = E(N - 2)``. ``"sector_energies"`` lists every energy, where it came from and
       the seconds it took.
-    - Sectors too large for a stored matrix take the matrix-free path (ground energy only); the
-      neutral gap then needs a second level the path does not give and is ``None`` (see
-      ``"notes"``). Ground energies of sectors of at least
-      :data:`edkit.engine.solve.MATRIX_FREE_DIMENSION` states go matrix-free by default too
-      (``method``: see :func:`edkit.engine.solve.solve_sector`); the neutral gap's base sector then
-      still uses the stored matrix when it fits.
+    - Sectors too large for a stored matrix take the matrix-free path; the neutral gap's two
+      levels then come from the matrix-free levels (deflation, degenerate partners found, so a
+      degenerate ground state gives 0). Where even those do not fit the neutral gap is ``None``
+      (see ``"notes"``). Sectors of at least :data:`edkit.engine.solve.MATRIX_FREE_DIMENSION`
+      states go to the fastest backend by default too (``method``: see
+      :func:`edkit.engine.solve.solve_sector`).
 
     Blocks: the neutral gap's two levels come from :func:`edkit.observables.spectrum.spectrum`, so
     where it labels levels (symmetries hold, at most ``edkit.engine.labels.LABEL_DIMENSION`` states)

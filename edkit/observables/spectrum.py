@@ -71,6 +71,22 @@ def _label_plan(m: Model, values: Mapping[str, object] | None, N: int, Sz: float
     return syms, min(nev + EXTRA_LEVELS, dim - 2), None
 
 
+#: ``"labels_note"`` of a spectrum solved matrix-free.
+MATRIX_FREE_LABELS_NOTE = ("levels not labelled: block labels are read from eigenvectors in the stored "
+                           "(QuSpin) basis, which the matrix-free path does not build; use symmetries='all' "
+                           "(--blocks all) for block labels")
+
+
+def _goes_matrix_free(m: Model, N: int, Sz: float | None, extra: Mapping[str, float] | None,
+                      nev: int) -> bool:
+    """Whether the planner would take the matrix-free path for ``nev`` levels with vectors."""
+    from edkit.engine.backends.base import Request
+    from edkit.engine.planning import choose
+
+    sector = m.sector(N, Sz, **dict(extra or {}))
+    return choose(m, sector, Request(nev=nev, vectors=True)).name == "matrix-free"
+
+
 def spectrum(model: str | Model, values: Mapping[str, object] | None = None, *, N: int,
              Sz: float | None = None, nev: int = 1, L: int | None = None, bc: str = "open",
              vectors: bool = False, extra: Mapping[str, float] | None = None,
@@ -95,8 +111,15 @@ def spectrum(model: str | Model, values: Mapping[str, object] | None = None, *, 
     ``nev`` eigenvectors (columns) in the plain sector basis.
 
     ``method`` (``"auto"``, ``"stored"``, ``"matrix-free"``): see :func:`edkit.engine.solve.solve_sector`.
-    With ``nev=1`` on a sector of at least :data:`edkit.engine.solve.MATRIX_FREE_DIMENSION` states
-    (above the labelling limit) ``"auto"`` gives the matrix-free ground energy.
+    On a sector of at least :data:`edkit.engine.solve.MATRIX_FREE_DIMENSION` states (above the
+    labelling limit), or one whose stored matrix does not fit, ``"auto"`` goes matrix-free for up to
+    :data:`edkit.engine.backends.matrix_free.MAX_MATRIX_FREE_LEVELS` levels. The matrix-free path
+    adds ``"residuals"`` (:math:`\\|Hx - Ex\\|` per level, when measured); its ``"degeneracies"``
+    are complete (the partners of the highest level are computed too: a twofold ``E[nev-1]`` is
+    counted twice, and ``"degeneracies_note"`` says that a partner lies beyond ``nev``), empty for
+    ``nev=1`` (the multiplicity is not determined); its ``"vectors"`` are in the ``(up, down)``
+    product basis (:class:`edkit.engine.solve.MatrixFreeSpace`); its levels are not labelled with
+    blocks (that needs the stored QuSpin basis; ``"labels_note"`` says so).
     """
     from edkit.engine.solve import get_model, solve_sector
     from edkit.engine.solver import group_degenerate
@@ -107,15 +130,34 @@ def spectrum(model: str | Model, values: Mapping[str, object] | None = None, *, 
         return _spectrum_blocks(m, values, N, Sz, nev, vectors, extra, symmetries)
     labelled = labels and method != "matrix-free"
     syms, n_solve, note = _label_plan(m, values, N, Sz, extra, nev) if labelled else ([], nev, None)
-    eig, space = solve_sector(m, values, N, Sz, n_solve, vectors or bool(syms), extra=extra, method=method)
+    if labels and method == "matrix-free":
+        note = MATRIX_FREE_LABELS_NOTE
+    solve_method = method
+    if syms and method == "auto" and _goes_matrix_free(m, N, Sz, extra, n_solve):
+        solve_method = "stored"  # labels need the QuSpin basis; the stored matrix fits (_label_plan)
+    eig, space = solve_sector(m, values, N, Sz, n_solve, vectors or bool(syms), extra=extra,
+                              method=solve_method)
     energies = eig.energies[:nev]
+    partners = eig.method == "matrix-free" and len(eig.energies) > len(energies)
+    if len(eig.energies) == len(energies) or partners:  # matrix-free: the top multiplet is complete
+        degeneracies = eig.degeneracies
+    else:
+        degeneracies = group_degenerate(energies)
     out = {
         "model": m.name, "L": m.lattice.L, "bc": m.lattice.bc, "params": m.resolve(values),
         "sector": sector_dict(m, N, Sz, extra),
         "dimension": space.dimension, "energies": [float(e) for e in energies],
-        "degeneracies": [[e, k] for e, k in (eig.degeneracies if len(eig.energies) == len(energies)
-                                             else group_degenerate(energies))], "method": eig.method,
+        "degeneracies": [[e, k] for e, k in degeneracies], "method": eig.method,
     }
+    if partners:
+        top, mult = degeneracies[-1]
+        beyond = len(eig.energies) - len(energies)
+        out["degeneracies_note"] = (f"E[{nev - 1}] = {top:.12f} is {mult}-fold: {beyond} partner level(s) "
+                                    f"beyond nev={nev} were computed (counted in degeneracies, not listed "
+                                    "in energies)")
+    residuals = getattr(eig, "residuals", None)
+    if residuals is not None:
+        out["residuals"] = [float(r) for r in residuals[:nev]]
     if syms:
         from edkit.engine.labels import label_levels
 

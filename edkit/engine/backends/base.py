@@ -52,6 +52,11 @@ class Request:
         Seed of the Lanczos start vector.
     options
         Backend-specific options (e.g. ``{"chi_max": 64}`` for ``tenpy``, ``{"progress": f}``).
+    manifold
+        With ``vectors``: only the ground manifold is wanted (the levels degenerate with the lowest
+        one, at most ``nev``, and their vectors), as for ground-state correlators. A backend may
+        return just those (``matrix-free``: no vector is built for a level above the ground
+        manifold) or the ``nev`` lowest levels (``stored``); the caller keeps the degenerate ones.
 
     Raises
     ------
@@ -66,6 +71,7 @@ class Request:
     fixed: Mapping[str, int] = field(default_factory=dict)
     seed: int = 0
     options: Mapping[str, Any] = field(default_factory=dict)
+    manifold: bool = False
 
     def __post_init__(self) -> None:
         nev = self.nev
@@ -77,6 +83,7 @@ class Request:
         if not isinstance(self.method, str):
             raise InputError(f"method must be a string, got {self.method!r}")
         object.__setattr__(self, "vectors", bool(self.vectors))
+        object.__setattr__(self, "manifold", bool(self.manifold))
         object.__setattr__(self, "symmetries", tuple(self.symmetries))
 
     @property
@@ -92,6 +99,8 @@ class Request:
         """The request in words (``"ground energy"``, ``"nev=3 with eigenvectors"``)."""
         if self.ground_only:
             return "the ground energy"
+        if self.manifold and self.vectors:
+            return f"the ground manifold (up to {self.nev:,} states) with eigenvectors"
         return f"nev={self.nev:,}" + (" with eigenvectors" if self.vectors else "")
 
 

@@ -1,22 +1,35 @@
-"""The compiled matrix-free kernel: the ground energy by three-vector Lanczos, no stored matrix.
+"""The compiled matrix-free kernel: ground energy, ground state and a few lowest levels, no stored matrix.
 
-:mod:`edkit.engine.matfree` applies ``H x`` from the model's canonical terms (numba), and
-:func:`edkit.engine.matfree.lanczos_ground_energy` keeps three vectors. Its limits live here:
+:mod:`edkit.engine.matfree` applies ``H x`` from the model's canonical terms (numba). On top of it:
 
-- models without occupation constraints (model or sector), plain sectors (no symmetry blocks);
-- at most :data:`MAX_ORBITALS` orbitals (per-spin tables of ``2^n`` entries);
-- the ground energy only (``nev = 1``, no eigenvectors): the three-term recurrence loses
-  orthogonality, which leaves the lowest Ritz value right but not the others or the multiplicity.
+- the ground energy alone (``nev=1``, no vectors): :func:`edkit.engine.matfree.lanczos_ground_energy`,
+  three vectors;
+- the ground state (``nev=1`` with vectors): :func:`edkit.engine.lanczos.ground_state`, two-pass
+  Lanczos on four vectors, its residual :math:`\\|Hx - Ex\\|` measured;
+- the ground manifold (``manifold=True``, ground-state correlators):
+  :func:`edkit.engine.lanczos.ground_manifold`, four vectors plus one per degenerate state;
+- up to :data:`MAX_MATRIX_FREE_LEVELS` levels: :func:`edkit.engine.levels.lowest_levels`
+  (deflation, ``nev + 3`` vectors) with the partners of the highest level completed, so a
+  degenerate multiplet is never reported once (more than ``nev`` levels may come back).
 
-Cost model: four vectors plus tables of ``2^(n+4)`` bytes; :data:`MATRIX_FREE_STEPS` Lanczos steps of
+The vectors are in the ``(up, down)`` product basis; :class:`MatrixFreeSpace` carries its
+:class:`~edkit.engine.product_expectation.ProductBasis`, on which observables evaluate them.
+
+Limits: models without occupation constraints (model or sector), plain sectors (no symmetry
+blocks), at most :data:`MAX_ORBITALS` orbitals (per-spin tables of ``2^n`` entries).
+
+Cost model: the vectors of :func:`edkit.engine.lanczos.memory_bytes` plus tables of ``2^(n+4)``
+bytes; the time of one Lanczos pass is :data:`MATRIX_FREE_STEPS` steps of
 :data:`SECONDS_PER_STATE_STEP` per state (8-rung bilayer: 290 steps of 1.2 s at 165.6M states on
-2 numba threads; Hubbard-like words; other words take a slower path).
+2 numba threads; Hubbard-like words; other words take a slower path), times the passes of
+:func:`matrix_free_passes`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -26,44 +39,113 @@ from edkit.engine.backends.base import Estimate, Request
 from edkit.engine.backends.registry import register
 from edkit.engine.progress import PROGRESS_DIMENSION, stderr_progress
 from edkit.engine.sizes import as_float, sector_size
+from edkit.engine.solver import Eigen
 
 #: Most orbitals the kernel handles (its per-spin tables have ``2^n`` entries).
 MAX_ORBITALS = 24
-#: Lanczos steps assumed by the rough time (measured: 90-290 steps from 0.85M to 166M states).
+#: Most levels the matrix-free path computes (``nev``); more go to the stored matrix.
+MAX_MATRIX_FREE_LEVELS = 10
+#: Lanczos steps of one pass assumed by the rough time (measured: 90-290 steps from 0.85M to 166M states).
 MATRIX_FREE_STEPS = 300
 #: Seconds per state and Lanczos step (2 numba threads, one-body and density words).
 SECONDS_PER_STATE_STEP = 7e-9
+#: Residual target of the ground state and ground manifold (correlators):
+#: :math:`\|Hx - Ex\| \le` ``tol (1 + |E|)``. Measured on the 6-rung ring: ``1e-12`` gives correlators
+#: to ~3e-14 (``1e-10``: ~5e-8) for ~20 % more Lanczos steps (:func:`edkit.engine.lanczos.ground_state`).
+VECTOR_TOL = 1e-12
+#: Residual target of the levels (:func:`edkit.engine.levels.lowest_levels`): energy errors are
+#: about ``residual^2 / gap``.
+LEVELS_TOL = 1e-10
 
 
 @dataclass(frozen=True)
 class MatrixFreeSpace:
-    """Stand-in for the sector space on the matrix-free path (no basis is built).
+    """The sector space on the matrix-free path (no QuSpin basis is built).
 
-    ``plan`` is the planner's estimate of the run (:class:`edkit.engine.backends.base.Estimate`).
+    Attributes
+    ----------
+    dimension
+        Number of states.
+    plan
+        The planner's estimate of the run (:class:`edkit.engine.backends.base.Estimate`).
+    basis
+        The sector's :class:`~edkit.engine.product_expectation.ProductBasis`: the returned vectors
+        are in its ``(up, down)`` order, and :func:`edkit.engine.product_expectation.expectation`
+        evaluates fermion words on them.
+    sector
+        The sector solved.
     """
 
     dimension: int
     plan: object = None
+    basis: Any = None
+    sector: Sector | None = None
+
+
+@dataclass
+class MatrixFreeEigen(Eigen):
+    """:class:`edkit.engine.solver.Eigen` with the matrix-free extras.
+
+    Attributes
+    ----------
+    residuals
+        :math:`\\|Hx - Ex\\|` per returned level (``None`` for the energy-only Lanczos, which stops on
+        the energy change).
+    next_energy
+        The ground manifold's solve (``manifold=True``): the lowest energy above the manifold
+        (``None`` if not computed).
+    """
+
+    residuals: list[float] | None = None
+    next_energy: float | None = None
+    extra: dict = field(default_factory=dict)
 
 
 def matrix_free_bytes(dimension: int, n_orbitals: int, value: int) -> int:
-    """Four vectors of the sector and the kernel's tables (``2^(n+4)`` bytes)."""
-    return 4 * dimension * value + (2 ** (n_orbitals + 4) if n_orbitals <= MAX_ORBITALS else 0)
+    """Four vectors of the sector and the kernel's tables (``2^(n+4)`` bytes): the ground energy."""
+    return 4 * dimension * value + _table_bytes(n_orbitals)
+
+
+def _table_bytes(n_orbitals: int) -> int:
+    return 2 ** (n_orbitals + 4) if n_orbitals <= MAX_ORBITALS else 0
 
 
 def matrix_free_seconds(dimension: int) -> float:
-    """Rough time of the ground energy: :data:`MATRIX_FREE_STEPS` steps of the measured rate."""
+    """Rough time of one Lanczos pass (the ground energy): :data:`MATRIX_FREE_STEPS` steps."""
     return MATRIX_FREE_STEPS * as_float(dimension) * SECONDS_PER_STATE_STEP
 
 
+def matrix_free_passes(request: Request) -> int:
+    """Lanczos passes of a request: 1 for the ground energy, 2 for the ground state, 3 for the
+    ground manifold (the ground state and the next level's first pass), ``2 nev + 1`` for
+    ``nev`` levels (two passes per level, one more for the partners of the highest level)."""
+    if request.ground_only:
+        return 1
+    if request.manifold and request.vectors:
+        return 3
+    if request.nev == 1:
+        return 2
+    return 2 * request.nev + 1
+
+
+def matrix_free_vectors(request: Request) -> tuple[str, int]:
+    """``(what, vectors)`` of :func:`edkit.engine.lanczos.memory_bytes` for a request."""
+    if request.ground_only:
+        return "energy", 3
+    if request.nev == 1 or (request.manifold and request.vectors):
+        return "ground-state", 4
+    return "levels", request.nev + 3
+
+
 class MatrixFreeBackend:
-    """Ground energy without a stored matrix (:mod:`edkit.engine.matfree`)."""
+    """Ground energy, ground state and a few lowest levels without a stored matrix."""
 
     name = "matrix-free"
     space = None
 
     def supports(self, model: Model, sector: Sector, request: Request) -> str | None:
-        """No constraints, no blocks, at most :data:`MAX_ORBITALS` orbitals, the ground energy only."""
+        """No constraints, no blocks, at most :data:`MAX_ORBITALS` orbitals and
+        :data:`MAX_MATRIX_FREE_LEVELS` levels."""
         if request.symmetries:
             return "the matrix-free kernel works on the plain sector, not in symmetry blocks"
         constraints = tuple(model.constraints) + tuple(sector.constraints)
@@ -73,41 +155,136 @@ class MatrixFreeBackend:
         if model.n_orbitals > MAX_ORBITALS:
             return (f"the matrix-free kernel handles at most {MAX_ORBITALS} orbitals ({model.name} has "
                     f"{model.n_orbitals})")
-        if not request.ground_only:
-            return ("the matrix-free kernel gives the ground energy only: ask for nev=1 without "
-                    f"eigenvectors (asked nev={request.nev:,}, vectors={request.vectors})")
+        if request.nev > MAX_MATRIX_FREE_LEVELS and not (request.manifold and request.vectors):
+            return (f"the matrix-free path computes at most {MAX_MATRIX_FREE_LEVELS} levels "
+                    f"(asked nev={request.nev:,})")
         return None
 
     def estimate(self, model: Model, sector: Sector, request: Request) -> Estimate:
-        """Four vectors and small tables; ~300 Lanczos steps."""
+        """Vectors of :func:`edkit.engine.lanczos.memory_bytes` plus tables; passes x one Lanczos run."""
+        from edkit.engine.lanczos import memory_bytes
+        from edkit.engine.levels import DENSE_DIMENSION
+
         size = sector_size(model, sector)
         dim = size.dimension
-        return Estimate(matrix_free_bytes(dim, model.n_orbitals, size.value_bytes), matrix_free_seconds(dim),
-                        dim, f"matrix-free Lanczos on {format_count(dim)} states",
-                        {"steps": MATRIX_FREE_STEPS, "vectors": 4})
+        dtype = np.complex128 if size.value_bytes == 16 else np.float64
+        what, n = matrix_free_vectors(request)
+        nev = min(request.nev, dim)
+        vectors = memory_bytes(dim, dtype, what, nev=nev) + _table_bytes(model.n_orbitals)
+        passes = matrix_free_passes(request)
+        dense = what == "levels" and (dim <= DENSE_DIMENSION or nev >= dim - 1)
+        if dense:  # lowest_levels applies the operator to the identity and calls eigh
+            vectors = max(vectors, 4 * dim * dim * size.value_bytes)
+        seconds = passes * matrix_free_seconds(dim)
+        states = format_count(dim)
+        if what == "energy":
+            words = f"matrix-free Lanczos on {states} states"
+        elif dense:
+            words = f"{nev:,} levels by dense diagonalization of {states} states"
+        elif request.manifold and request.vectors:
+            words = f"ground manifold on {n} vectors (one more per degenerate state) of {states} states"
+        elif what == "ground-state":
+            words = f"ground state by two-pass Lanczos on {n} vectors of {states} states"
+        else:
+            words = f"{nev:,} levels by Lanczos with deflation on {n} vectors of {states} states"
+        return Estimate(vectors, seconds, dim, words,
+                        {"steps": MATRIX_FREE_STEPS * passes, "passes": passes, "vectors": n})
 
     def solve(self, model: Model, values: Mapping[str, float], sector: Sector,
               request: Request) -> tuple:
-        """Three-vector Lanczos on :class:`edkit.engine.matfree.MatrixFreeHamiltonian`."""
-        from edkit.engine.matfree import MatrixFreeHamiltonian, lanczos_ground_energy
-        from edkit.engine.solver import ConvergenceError, Eigen
+        """The solve the request names (module docs); returns ``(MatrixFreeEigen, MatrixFreeSpace)``."""
+        from edkit.engine.matfree import MatrixFreeHamiltonian
+        from edkit.engine.product_expectation import ProductBasis
 
         op = MatrixFreeHamiltonian(model, values, sector)
         dim = op.shape[0]
         progress = request.options.get("progress")
         if progress is None and dim >= PROGRESS_DIMENSION:
             progress = stderr_progress
-        res = lanczos_ground_energy(op, progress=progress, check_every=10 if progress else 5,
-                                    seed=request.seed)
-        if not res["converged"]:
-            raise ConvergenceError(f"matrix-free Lanczos did not converge in {res['iterations']} steps "
-                                   f"(residual {res['residual']:.1e}, last energy change "
-                                   f"{res['energy_change']:.1e})")
-        return (Eigen(np.array([res["energy"]]), None, "matrix-free", []),
-                MatrixFreeSpace(dim, request.options.get("estimate")))
+        if request.ground_only:
+            eig = _ground_energy(op, request, progress)
+        elif request.manifold and request.vectors:
+            eig = _manifold(op, request, progress)
+        elif request.nev == 1:
+            eig = _ground_state(op, request, progress)
+        else:
+            eig = _levels(op, request, progress)
+        space = MatrixFreeSpace(dim, request.options.get("estimate"), ProductBasis(model, sector, op), sector)
+        return eig, space
+
+
+def _tol(request: Request, default: float = VECTOR_TOL) -> float:
+    return float(request.options.get("tol", default))
+
+
+def _ground_energy(op, request: Request, progress) -> MatrixFreeEigen:
+    from edkit.engine.matfree import lanczos_ground_energy
+    from edkit.engine.solver import ConvergenceError
+
+    res = lanczos_ground_energy(op, progress=progress, check_every=10 if progress else 5, seed=request.seed)
+    if not res["converged"]:
+        raise ConvergenceError(f"matrix-free Lanczos did not converge in {res['iterations']} steps "
+                               f"(residual {res['residual']:.1e}, last energy change "
+                               f"{res['energy_change']:.1e})")
+    return MatrixFreeEigen(np.array([res["energy"]]), None, "matrix-free", [])
+
+
+def _columns(vectors: list[np.ndarray]) -> np.ndarray:
+    """The vectors as columns; one vector is reshaped (no copy), several are copied one by one."""
+    if len(vectors) == 1:
+        return vectors[0].reshape(-1, 1)
+    out = np.empty((vectors[0].shape[0], len(vectors)), dtype=vectors[0].dtype, order="F")
+    for k in range(len(vectors)):
+        out[:, k] = vectors[k]
+        vectors[k] = None
+    return out
+
+
+def _ground_state(op, request: Request, progress) -> MatrixFreeEigen:
+    from edkit.engine.lanczos import ground_state
+    from edkit.engine.solver import ConvergenceError
+
+    tol = _tol(request)
+    res = ground_state(op, tol=tol, seed=request.seed, progress=progress)
+    if not res.converged:
+        raise ConvergenceError(f"matrix-free ground state did not converge in {res.iterations} Lanczos steps "
+                               f"({res.rounds} rounds): residual |Hx - Ex| = {res.residual:.1e}, target "
+                               f"{tol:.0e} (1 + |E|)")
+    return MatrixFreeEigen(np.array([res.energy]), _columns([res.vector]), "matrix-free", [],
+                           residuals=[res.residual])
+
+
+def _manifold(op, request: Request, progress) -> MatrixFreeEigen:
+    from edkit.engine.lanczos import ground_manifold
+    from edkit.engine.solver import ConvergenceError, group_degenerate
+
+    tol = _tol(request)
+    states, nxt = ground_manifold(op, tol=tol, max_states=request.nev, seed=request.seed, progress=progress)
+    bad = [s for s in states if not s.converged]
+    if bad:
+        raise ConvergenceError(f"matrix-free ground state did not converge: residual |Hx - Ex| = "
+                               f"{max(s.residual for s in bad):.1e}, target {tol:.0e} (1 + |E|)")
+    energies = np.array([s.energy for s in states])
+    residuals = [float(s.residual) for s in states]
+    vectors = _columns([s.vector for s in states])
+    del states
+    return MatrixFreeEigen(energies, vectors, "matrix-free", group_degenerate(energies),
+                           residuals=residuals, next_energy=nxt)
+
+
+def _levels(op, request: Request, progress) -> MatrixFreeEigen:
+    from edkit.engine.levels import lowest_levels
+
+    stats: dict = {}
+    eig = lowest_levels(op, request.nev, vectors=request.vectors, seed=request.seed,
+                        tol=_tol(request, LEVELS_TOL),
+                        progress=progress, stats=stats, complete_top=True)
+    return MatrixFreeEigen(eig.energies, eig.vectors, "matrix-free", eig.degeneracies,
+                           residuals=stats.get("residuals"), extra={"matvecs": stats.get("matvecs")})
 
 
 BACKEND = register(MatrixFreeBackend())
 
-__all__ = ["BACKEND", "MATRIX_FREE_STEPS", "MAX_ORBITALS", "MatrixFreeBackend", "MatrixFreeSpace",
-           "matrix_free_bytes", "matrix_free_seconds"]
+__all__ = ["BACKEND", "MATRIX_FREE_STEPS", "MAX_MATRIX_FREE_LEVELS", "MAX_ORBITALS", "MatrixFreeBackend",
+           "MatrixFreeEigen", "MatrixFreeSpace", "matrix_free_bytes", "matrix_free_passes",
+           "matrix_free_seconds", "matrix_free_vectors"]
