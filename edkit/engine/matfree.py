@@ -219,6 +219,23 @@ def _one_body(configs: np.ndarray, rank: np.ndarray, words: list, dtype) -> sp.c
     return m
 
 
+def check_product_basis(model: Model, sector: Sector, what: str) -> int:
+    """The orbital count of ``model`` if its ``(N_up, N_dn)`` product basis can be used, else raise.
+
+    Raises
+    ------
+    ModelError
+        For occupation constraints (model or sector) or more than :data:`MAX_ORBITALS` orbitals;
+        ``what`` names the user in the message.
+    """
+    if model.constraints or sector.constraints:
+        raise ModelError(f"model {model.name!r}: {what} does not support occupation constraints")
+    n = model.n_orbitals
+    if n > MAX_ORBITALS:
+        raise ModelError(f"{what} supports at most {MAX_ORBITALS} orbitals, got {n}")
+    return n
+
+
 class MatrixFreeHamiltonian(sla.LinearOperator):
     """``H`` of ``model`` at ``values`` on a sector, as a SciPy ``LinearOperator`` (no stored matrix).
 
@@ -238,12 +255,7 @@ class MatrixFreeHamiltonian(sla.LinearOperator):
 
     def __init__(self, model: Model, values: Mapping[str, object] | None, sector: Sector,
                  threads: int | None = None):
-        if model.constraints or sector.constraints:
-            raise ModelError(f"model {model.name!r}: the matrix-free path does not support occupation "
-                             "constraints")
-        n = model.n_orbitals
-        if n > MAX_ORBITALS:
-            raise ModelError(f"the matrix-free path supports at most {MAX_ORBITALS} orbitals, got {n}")
+        n = check_product_basis(model, sector, "the matrix-free path")
         self.threads = threads
         self.n = n
         index = {m: j for j, m in enumerate(model.modes)}
@@ -468,4 +480,5 @@ def lanczos_ground_energy(op: sla.LinearOperator, *, residual: float = 1e-8,
             "residual": res, "energy_change": float(change)}
 
 
-__all__ = ["MAX_ORBITALS", "MatrixFreeHamiltonian", "ground_energy_matrix_free", "lanczos_ground_energy"]
+__all__ = ["MAX_ORBITALS", "MatrixFreeHamiltonian", "check_product_basis", "ground_energy_matrix_free",
+           "lanczos_ground_energy"]

@@ -43,8 +43,8 @@ from typing import TYPE_CHECKING
 import numba
 import numpy as np
 
-from edkit.core.model import Model, ModelError, Sector
-from edkit.engine.matfree import MAX_ORBITALS, _configs
+from edkit.core.model import Model, Sector
+from edkit.engine.matfree import _configs, check_product_basis
 
 if TYPE_CHECKING:
     from edkit.engine.matfree import MatrixFreeHamiltonian
@@ -68,12 +68,7 @@ class ProductBasis:
     """
 
     def __init__(self, model: Model, sector: Sector, op: MatrixFreeHamiltonian | None = None):
-        if model.constraints or sector.constraints:
-            raise ModelError(f"model {model.name!r}: product-basis expectation values do not support "
-                             "occupation constraints")
-        n = model.n_orbitals
-        if n > MAX_ORBITALS:
-            raise ModelError(f"the product basis supports at most {MAX_ORBITALS} orbitals, got {n}")
+        n = check_product_basis(model, sector, "the product basis")
         self.n = n
         self.spinful = model.spinful
         self.index = {m: j for j, m in enumerate(model.modes)}
