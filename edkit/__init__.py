@@ -33,6 +33,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "spectrum": ("edkit.api", "spectrum"),
     "gaps": ("edkit.api", "gaps"),
     "correlations": ("edkit.api", "correlations"),
+    "dynamics": ("edkit.api", "dynamics"),
+    "thermal": ("edkit.api", "thermal"),
     "plan": ("edkit.engine.planning", "plan"),
     # models
     "Model": ("edkit.core.model", "Model"),
@@ -56,9 +58,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 
 __all__ = [
     "MODELS", "Capabilities", "EdkitError", "InputError", "Model", "__version__", "anderson_lattice",
-    "build_model", "correlations", "gaps", "hubbard_chain", "kbp_bilayer", "kbp_effective",
-    "kondo_lattice", "little_chain", "observables", "plan", "polarizer_pair", "spectrum", "two_wire",
-    "verify",
+    "build_model", "correlations", "dynamics", "gaps", "hubbard_chain", "kbp_bilayer", "kbp_effective",
+    "kondo_lattice", "little_chain", "observables", "plan", "polarizer_pair", "spectrum", "thermal",
+    "two_wire", "verify",
 ]
 
 
@@ -107,7 +109,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # static checkers and IDEs see the real names
     from edkit import observables
-    from edkit.api import correlations, gaps, spectrum
+    from edkit.api import correlations, dynamics, gaps, spectrum, thermal
     from edkit.core.errors import EdkitError, InputError
     from edkit.core.model import Capabilities, Model
     from edkit.engine.planning import plan

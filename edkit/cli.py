@@ -212,13 +212,23 @@ def _symmetries(args, allow_values: bool = True):
     return out
 
 
+def _device(args) -> str:
+    """``--device``, checked before any work (``gpu`` without CuPy or a CUDA device: exit 2)."""
+    from edkit.engine.devices import check_device
+
+    device = getattr(args, "device", "auto")
+    if device == "gpu" and getattr(args, "method", "auto") not in ("auto", "gpu"):
+        raise InputError(f"--method {args.method} runs on the CPU; give --device gpu with --method auto")
+    return check_device(device)
+
+
 def cmd_spectrum(args) -> int:
     from edkit.api import spectrum
 
     model, params = _model(args)
     N, Sz, extra = _sector(args, model)
     data = spectrum(model, params, N=N, Sz=Sz, nev=args.nev, extra=extra, symmetries=_symmetries(args),
-                    method=args.method)
+                    method=args.method, device=_device(args))
     text = [f"{data['model']} L={data['L']} {data['bc']} {data['params']}",
             f"sector {data['sector']}, dimension {data['dimension']:,} ({data['method']})"]
     if "levels" in data:
@@ -252,7 +262,7 @@ def cmd_gaps(args) -> int:
     N, Sz, extra = _sector(args, model)
     only = _once(args.only, "--only") or None
     data = gaps(model, params, N=N, Sz=Sz, extra=extra, symmetries=_symmetries(args, allow_values=False),
-                only=only, method=args.method)
+                only=only, method=args.method, device=_device(args))
     text = [f"{data['model']} L={data['L']} {data['bc']} {data['params']} sector {data['sector']}",
             f"  E0 = {data['energy']:.12f}"]
     for key in GAP_CHOICES:
@@ -280,7 +290,7 @@ def cmd_correlations(args) -> int:
         raise InputError(f"--reference must be a site in 0..{model.lattice.L - 1}, got {args.reference}")
     N, Sz, extra = _sector(args, model)
     data = correlations(model, params, N=N, Sz=Sz, reference=args.reference, extra=extra,
-                        method=args.method)
+                        method=args.method, device=_device(args))
     text = [f"{data['model']} L={data['L']} {data['bc']} {data['params']} sector {data['sector']}",
             f"ground-state degeneracy {data['ground_state_degeneracy']}, reference site {data['reference']} "
             f"({data['method']})"]
@@ -447,7 +457,8 @@ def cmd_compare(args) -> int:
 
     try:
         report = compare_file(args.file, model=args.model, L=args.L, bc=args.bc, atol=args.atol,
-                              rtol=args.rtol, nsigma=args.nsigma)
+                              rtol=args.rtol, nsigma=args.nsigma, method=args.method,
+                              samples=args.samples, seed=args.seed)
     except CompareError as err:
         raise InputError(str(err)) from None
     _emit(args, report.to_dict(), report.text())
@@ -457,6 +468,18 @@ def cmd_compare(args) -> int:
 def _block_text(labels: dict) -> str:
     return " ".join(f"{k}={v:+d}" if k in "PZC" else f"{k}={v}" for k, v in labels.items()
                     if k != "K_over_pi") or "-"
+
+
+def _plan_gpu(data: dict, text: list, model, sector, syms, nev: int, device: str, p) -> bool:
+    """The GPU lines of ``edkit plan`` (:func:`edkit.engine.devices.gpu_plan`); whether ``--device gpu``
+    is refused (the plan is printed, then exit 2)."""
+    from edkit.engine.devices import gpu_plan
+
+    gpu = gpu_plan(model, sector, device, syms)
+    if gpu is not None:
+        data["gpu"] = gpu
+        text.append(f"  gpu               {gpu['text']}")
+    return device == "gpu" and p.choice is not None and p.choice.backend is None
 
 
 def cmd_plan(args) -> int:
@@ -472,13 +495,18 @@ def cmd_plan(args) -> int:
     syms = []
     if request is not None:
         syms = resolve(model, vals, sector, select_symmetries(model, vals, sector, request))
-    p = plan(model, sector, symmetries=syms, nev=args.nev, method=args.method)
+    from edkit.engine.devices import use
+
+    device = _device(args)
+    with use(device):
+        p = plan(model, sector, symmetries=syms, nev=args.nev, method=args.method)
     table = survey(model, vals, sector)
     data = {"model": model.name, "L": model.lattice.L, "bc": model.lattice.bc, "params": vals,
             "sector": {"N": N, "Sz": Sz, **extra} if model.spinful else {"N": N, **extra},
             "plan": p.as_dict(), "memory_limit": memory_limit(p.available), "symmetries": table}
     text = [f"{model.name} L={model.lattice.L} {model.lattice.bc} sector {data['sector']}",
             *p.text_lines()]
+    gpu_refused = _plan_gpu(data, text, model, sector, syms, args.nev, device, p)
     text.append("  lattice symmetries here:")
     for row in table:
         status = "holds" if row["holds"] else f"does not hold: {row['reason']}"
@@ -486,7 +514,7 @@ def cmd_plan(args) -> int:
             status += " (no blocks with the QuSpin backend on this lattice)"
         text.append(f"    {row['label']} {row['name']:15s} {status}")
     _emit(args, data, "\n".join(text))
-    return 0
+    return EXIT_INPUT if gpu_refused else 0
 
 
 def _builtin_observables() -> list[str]:
@@ -531,6 +559,12 @@ def build_parser() -> argparse.ArgumentParser:
                              "sparse matrix; matrix-free: always (ground energy, ground state, up to 10 "
                              "levels; no constraints)")
 
+    def device_flag(sp):
+        sp.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto", action=_Once,
+                        help="auto (default): the GPU for ground energies of sectors >= 200,000 states when "
+                             "CuPy and a CUDA device are present; cpu: never the GPU; gpu: every ground "
+                             "energy on the GPU (needs pip install 'edkit[gpu]')")
+
     def symmetry_flags(sp):
         sp.add_argument("--symmetry", action="append", metavar="LABEL[=VALUE]",
                         help="lattice symmetry block: k (momentum 2 pi m/L, k=m), P (reflection), "
@@ -545,11 +579,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--nev", type=int, default=1, action=_Once, help="number of levels (default 1)")
     symmetry_flags(s)
     method_flag(s)
+    device_flag(s)
     s.set_defaults(func=cmd_spectrum)
     s = sub.add_parser("gaps", help="charge gap, spin gap, pair binding, neutral gap")
     common(s)
     symmetry_flags(s)
     method_flag(s)
+    device_flag(s)
     s.add_argument("--only", action="append", choices=GAP_CHOICES, metavar="GAP",
                    help="compute only this gap (repeatable; " + ", ".join(GAP_CHOICES)
                    + "): fewer sectors to solve on large clusters")
@@ -558,6 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(s)
     symmetry_flags(s)
     method_flag(s)
+    device_flag(s)
     s.add_argument("--nev", type=int, default=1, action=_Once,
                    help="levels the run would ask for (default 1): the plan for that request")
     s.set_defaults(func=cmd_plan)
@@ -565,6 +602,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(s)
     s.add_argument("--reference", type=int, default=0, action=_Once, help="reference site i of C(i, j)")
     method_flag(s)
+    device_flag(s)
     s.set_defaults(func=cmd_correlations)
     s = sub.add_parser("verify", help="run the catalogue of symbolic verifications")
     s.add_argument("names", nargs="*", help="verification names (default: all)")
@@ -613,9 +651,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="absolute tolerance (default 1e-6)")
     s.add_argument("--rtol", type=float, default=0.0, action=_Once, help="relative tolerance (default 0)")
     s.add_argument("--nsigma", type=float, default=3.0, action=_Once,
-                   help="error bars (<quantity>_err) times this")
+                   help="verdict for values with error bars (<quantity>_err): |z| <= this many sigmas "
+                        "(default 3)")
+    s.add_argument("--method", choices=("auto", "exact", "ftlm"), default="auto", action=_Once,
+                   help="ED side of finite-temperature (beta) rows (default auto: exact where it fits)")
+    s.add_argument("--samples", type=int, default=20, action=_Once,
+                   help="FTLM random vectors for beta rows (default 20)")
+    s.add_argument("--seed", type=int, default=0, action=_Once, help="FTLM seed (default 0)")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=cmd_compare)
+    from edkit.cli_dynamics import register as register_dynamics
+
+    register_dynamics(sub)
+    from edkit.cli_thermal import register as register_thermal
+
+    register_thermal(sub)
     for sp in sub.choices.values():  # `edkit spectrum ... --debug` as well as `edkit --debug spectrum ...`
         sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return p

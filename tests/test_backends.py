@@ -75,8 +75,8 @@ def test_registry_holds_the_built_in_backends_behind_one_protocol():
     for backend in REGISTRY.values():
         for attr in ("name", "supports", "estimate", "solve"):
             assert hasattr(backend, attr), (backend, attr)
-    with pytest.raises(InputError, match="unknown backend 'gpu'"):
-        get("gpu")
+    with pytest.raises(InputError, match="unknown backend 'tpu'"):
+        get("tpu")
     with pytest.raises(TypeError, match="not a backend"):
         register(object())
 
@@ -244,7 +244,7 @@ def test_explicit_methods_are_refused_with_the_backend_reason():
     with pytest.raises(UnsupportedRequestError, match="method='matrix-free': .*occupation constraints"):
         solve_sector(eff, {}, 4, 0, method="matrix-free")
     with pytest.raises(ValueError, match="method must be one of auto, stored, blocks, matrix-free"):
-        solve_sector(eff, {}, 4, 0, method="gpu")
+        solve_sector(eff, {}, 4, 0, method="tpu")
     h = build_model("hubbard", 4, "open")
     with pytest.raises(UnsupportedRequestError, match="serves models that declare it"):
         solve_sector(h, {}, 4, 0, nev=1, method="two-wire-product")

@@ -200,6 +200,16 @@ def test_observables_import_no_workflows_cli_or_mappings():
     assert not violations(lambda m: within(m, "edkit.observables"), lambda t: not within(t, *bad))
 
 
+def test_dynamics_sits_at_the_observables_level():
+    bad = ("edkit.studies", "edkit.workflows", "edkit.api", "edkit.cli", "edkit.cli_dynamics", "mappings")
+    assert not violations(lambda m: within(m, "edkit.response"), lambda t: not within(t, *bad))
+
+
+def test_thermal_sits_at_the_observables_level():
+    bad = ("edkit.studies", "edkit.workflows", "edkit.api", "edkit.cli", "edkit.cli_thermal", "mappings")
+    assert not violations(lambda m: within(m, "edkit.thermodynamics"), lambda t: not within(t, *bad))
+
+
 def test_studies_and_workflows_import_no_cli_or_mappings():
     bad = ("edkit.cli", "mappings")
     assert not violations(lambda m: within(m, "edkit.studies", "edkit.workflows"),

@@ -12,6 +12,12 @@ and chooses:
    degeneracies; small sectors take well under a second either way);
 4. otherwise the fastest estimate.
 
+The device of a request (:mod:`edkit.engine.devices`: ``request.options["device"]``, else the one
+set by :func:`edkit.engine.devices.use`) comes first: ``"gpu"`` takes the ``gpu`` backend for what
+it can do (the ground energy; other requests go to the CPU choice with a notice) and refuses, with
+its reason, what it cannot (no GPU, not enough device memory); ``"cpu"`` and ``"auto"`` below
+:data:`edkit.engine.devices.GPU_DIMENSION` states leave the ``gpu`` backend out (it says so itself).
+
 The :class:`Choice` says why in words that are true for the numbers at hand ("faster than building
 the 410 MiB stored matrix" is not "does not fit"), and carries a ``notice`` for work announced on
 stderr before it starts (more levels than the matrix-free path gives, which moves a sector from the
@@ -44,6 +50,7 @@ from edkit.engine.backends.stored import (  # noqa: F401  (re-exported)
     BYTES_PER_NONZERO,
     stored_estimate,
 )
+from edkit.engine.devices import request_device
 from edkit.engine.memory import (  # noqa: F401  (re-exported)
     TooLargeError,
     available_memory,
@@ -182,6 +189,8 @@ def choose(model: Model, sector: Sector, request: Request) -> Choice:
         For a ``method`` that names no registered backend.
     """
     check_method(request.method)
+    if request.method == AUTO and request_device(request) == "gpu":
+        return _choose_gpu(model, sector, request)
     available = available_memory()
     limit = memory_limit(available)
     seconds = time_limit()
@@ -215,6 +224,28 @@ def choose(model: Model, sector: Sector, request: Request) -> Choice:
                     f"(the stored matrix also gives degeneracies): {by_name['stored'].estimate.text()}")
     best = min(ok, key=lambda o: o.estimate.seconds)
     return _fastest(made, best, options, model, sector, request, size, limit)
+
+
+def _choose_gpu(model: Model, sector: Sector, request: Request) -> Choice:
+    """``device="gpu"`` (:mod:`edkit.engine.devices`): the ``gpu`` backend when it can do the request;
+    the CPU choice, with a notice, when only the kind of request is beyond it (levels, vectors,
+    blocks); else refused with its reason."""
+    gpu = get("gpu")
+    reason = gpu.supports(model, sector, request)
+    if reason is None:
+        return choose(model, sector, request.replace(method="gpu"))
+    ground = request.replace(nev=1, vectors=False, manifold=False, symmetries=())
+    if gpu.supports(model, sector, ground) is None:
+        cpu = choose(model, sector, request.replace(options={**dict(request.options), "device": "cpu"}))
+        if cpu.backend is not None:
+            cpu.notice = (f"{where(model, sector)}: device='gpu': {reason}; {request.describe()} runs on the "
+                          f"CPU ({cpu.explain()})")
+        return cpu
+    refused = choose(model, sector, request.replace(method="gpu"))
+    if refused.backend is None:
+        refused.reason = f"{where(model, sector)}: device='gpu': {reason}"
+        refused.error = TooLargeError if "memory" in reason else UnsupportedRequestError
+    return refused
 
 
 def _fastest(made, best: Option, options: list[Option], model: Model, sector: Sector, request: Request,

@@ -19,14 +19,25 @@ CSV (header row) or JSON. Each row (point) holds:
   * any other column a registered observable claims (:func:`edkit.observables.owners`), e.g. a
     model family's ``D_11`` or ``trion_binding`` (``edkit observables --model NAME`` lists them);
 
-- optional error bars ``<quantity>_err`` (e.g. QMC statistical errors).
+- optional error bars ``<quantity>_err`` (e.g. QMC statistical errors, one standard deviation).
+
+Long format, one quantity per row, is read too: columns ``observable`` (the quantity's name),
+``value`` and ``error`` (optional) besides the model, parameter and sector columns; an unknown
+observable is refused. Rows with a ``beta`` column are finite-temperature points, compared with
+thermal ED (:mod:`edkit.workflows.compare_thermal`: quantities, ensembles, ``mu``).
 
 Other columns (bond dimension, truncation error, labels ...) are ignored and listed in the
 report. JSON is either a list of such flat objects or ``{"model": ..., "L": ..., "bc": ...,
 "points": [...]}``; a point may nest ``params``, ``sector`` and ``correlators`` objects.
 
-A value is flagged when ``|file - ED| > max(atol, rtol * |ED|, nsigma * err)``. Every row is
-validated before any diagonalization. Numbers are parsed as numbers only (nothing evaluated).
+A value is flagged when ``|file - ED| > max(atol, rtol * |ED|, nsigma * err)`` with ``err`` the
+combined error ``sqrt(err_file^2 + err_ED^2)`` (``err_ED`` is 0 for exact ED and the sample error
+of finite-temperature Lanczos). Values with an error bar also get their deviation in sigmas
+``z = (file - ED) / err`` and enter a chi^2 per degree of freedom, overall and per quantity, with
+its p-value (:mod:`edkit.workflows.statistics`); with error bars far above ``atol`` (QMC) the
+verdict is ``|z| <= nsigma``, and ``atol`` only keeps error bars below ED's own precision from
+flagging rounding. Values without error bars (DMRG) are judged by ``atol``/``rtol`` alone. Every
+row is validated before any diagonalization. Numbers are parsed as numbers only (nothing evaluated).
 """
 
 from __future__ import annotations
@@ -65,6 +76,9 @@ class Deviation:
     tolerance: float
     ok: bool
     note: str = ""
+    error: float | None = None
+    ed_error: float | None = None
+    z: float | None = None
 
 
 @dataclass
@@ -78,6 +92,9 @@ class PointReport:
     params: dict[str, float]
     sector: dict[str, float]
     values: list[Deviation] = field(default_factory=list)
+    beta: float | None = None
+    mu: float | None = None
+    method: str | None = None
 
 
 @dataclass
@@ -103,31 +120,66 @@ class CompareReport:
     def ok(self) -> bool:
         return not self.flagged
 
+    def chi_square(self):
+        """chi^2 of all values with an error bar (:class:`~edkit.workflows.statistics.ChiSquare`)."""
+        from edkit.workflows.statistics import chi_square
+
+        return chi_square(d.z for p in self.points for d in p.values)
+
+    def by_quantity(self) -> dict[str, dict]:
+        """chi^2 per quantity (those with error bars), with its count of flagged values."""
+        from edkit.workflows.statistics import chi_square
+
+        zs: dict[str, list[float]] = {}
+        bad: dict[str, int] = {}
+        for p in self.points:
+            for d in p.values:
+                if d.z is not None:
+                    zs.setdefault(d.quantity, []).append(d.z)
+                    bad[d.quantity] = bad.get(d.quantity, 0) + (not d.ok)
+        return {q: {**chi_square(v).to_dict(), "n_flagged": bad[q]} for q, v in zs.items()}
+
     def to_dict(self) -> dict:
         """Plain data for JSON."""
         return {"ok": self.ok, "n_values": self.n_values, "n_flagged": len(self.flagged),
                 "atol": self.atol, "rtol": self.rtol, "nsigma": self.nsigma,
                 "ignored_columns": self.ignored_columns,
-                "points": [asdict(p) for p in self.points]}
+                "points": [asdict(p) for p in self.points],
+                **self.chi_square().to_dict(), "by_quantity": self.by_quantity()}
 
     def text(self) -> str:
         """A readable report, one line per compared value."""
         lines = []
         for p in self.points:
             params = " ".join(f"{k}={v:g}" for k, v in p.params.items())
-            sector = " ".join(f"{k}={v:g}" for k, v in p.sector.items())
-            lines.append(f"row {p.row}: {p.model} L={p.L} {p.bc} {params} | {sector}")
+            sector = " ".join(f"{k}={v:g}" for k, v in p.sector.items()) or (
+                "grand-canonical" if p.mu is not None else "")
+            thermal = "" if p.beta is None else (
+                f" | beta={p.beta:g}" + ("" if p.mu is None else f" mu={p.mu:g}")
+                + ("" if p.method is None else f" [{p.method}]"))
+            lines.append(f"row {p.row}: {p.model} L={p.L} {p.bc} {params} | {sector}{thermal}")
             for d in p.values:
                 ed = "undefined" if d.ed is None else f"{d.ed:.12f}"
                 dev = "" if d.deviation is None else f"{d.deviation:+.3e}"
                 flag = "ok" if d.ok else "FLAGGED"
                 note = f" ({d.note})" if d.note else ""
-                lines.append(f"    {d.quantity:16s} file {d.value:.12f}  ED {ed}  dev {dev:>10s}  "
-                             f"tol {d.tolerance:.1e}  {flag}{note}")
+                file_err = "" if d.error is None else f" ± {d.error:.2e}"
+                ed_err = "" if not d.ed_error else f" ± {d.ed_error:.2e}"
+                z = "" if d.z is None else f"  z {d.z:+.2f}"
+                lines.append(f"    {d.quantity:16s} file {d.value:.12f}{file_err}  ED {ed}{ed_err}  "
+                             f"dev {dev:>10s}{z}  tol {d.tolerance:.1e}  {flag}{note}")
         if self.ignored_columns:
             lines.append(f"ignored columns: {', '.join(self.ignored_columns)}")
         bad = self.flagged
+        chi = self.chi_square()
+        if chi.dof:
+            per = ", ".join(f"{q} {c['chi2_per_dof']:.3g} ({c['dof']})"
+                            for q, c in self.by_quantity().items())
+            p_val = "" if chi.p_value is None else f", p = {chi.p_value:.3g}"
+            lines.append(f"chi^2/dof = {chi.chi2:.4g}/{chi.dof} = {chi.chi2_per_dof:.3g}{p_val} over the "
+                         f"values with error bars; per quantity: {per}")
         lines.append(f"{self.n_values - len(bad)}/{self.n_values} values agree with ED within tolerance"
+                     + (f" (|z| <= {self.nsigma:g} sigma with error bars)" if chi.dof else "")
                      + ("; flagged: " + ", ".join(f"row {d.row} {d.quantity}" for d in bad) if bad else ""))
         return "\n".join(lines)
 
@@ -283,13 +335,15 @@ class _Plan:
 
 
 def _plan(rows: list[dict[str, Any]], model: str | None, L: int | None, bc: str | None
-          ) -> tuple[list[_Plan], list[str]]:
+          ) -> tuple[list[Any], list[str]]:
+    """Checked rows: :class:`_Plan` (T = 0) or :class:`~edkit.workflows.compare_thermal.ThermalPlan`."""
     from edkit.core.model import SectorError
     from edkit.core.params import ParameterError
     from edkit.engine.planning import check_fits
     from edkit.models import build_model
     from edkit.observables import get as get_observable
     from edkit.observables import owners
+    from edkit.workflows import compare_thermal as thermal
 
     if len(rows) > MAX_ROWS:
         raise CompareError(f"{len(rows)} rows: more than {MAX_ROWS} points to diagonalize")
@@ -312,6 +366,12 @@ def _plan(rows: list[dict[str, Any]], model: str | None, L: int | None, bc: str 
         if key not in models:
             models[key] = build_model(*key)
         m = models[key]
+        if thermal.is_long(raw):
+            known = thermal.known_thermal if thermal.is_thermal(raw) else _is_quantity
+            raw = thermal.widen(raw, where, known)
+        if thermal.is_thermal(raw):
+            plans.append(thermal.plan_row(raw, n, m, _is_quantity, _check_correlator, ignored))
+            continue
         params: dict[str, float] = {}
         sector: dict[str, Any] = {}
         quantities: dict[str, float] = {}
@@ -354,17 +414,22 @@ def _plan(rows: list[dict[str, Any]], model: str | None, L: int | None, bc: str 
             if why is not None:
                 raise CompareError(f"{where}: {obs_name!r} does not apply: {why}")
         for q in quantities:
-            c = _CORR.match(q)
-            if c:
-                if not m.spinful:
-                    raise CompareError(f"{where}: {q}: correlators need a spinful model")
-                layer, i, j = c.group(2), int(c.group(3)), int(c.group(4))
-                if layer not in m.lattice.layers:
-                    raise CompareError(f"{where}: {q}: layer {layer!r} not in {list(m.lattice.layers)}")
-                if not (i < m.lattice.L and j < m.lattice.L):
-                    raise CompareError(f"{where}: {q}: sites must be in 0..{m.lattice.L - 1}")
+            _check_correlator(q, m, where)
         plans.append(_Plan(n, m, resolved, params, sector, quantities, errors))
     return plans, ignored
+
+
+def _check_correlator(q: str, m: Any, where: str) -> None:
+    """A ``KEY:layer:i:j`` column must name a layer and sites of a spinful model (others pass)."""
+    c = _CORR.match(q)
+    if c:
+        if not m.spinful:
+            raise CompareError(f"{where}: {q}: correlators need a spinful model")
+        layer, i, j = c.group(2), int(c.group(3)), int(c.group(4))
+        if layer not in m.lattice.layers:
+            raise CompareError(f"{where}: {q}: layer {layer!r} not in {list(m.lattice.layers)}")
+        if not (i < m.lattice.L and j < m.lattice.L):
+            raise CompareError(f"{where}: {q}: sites must be in 0..{m.lattice.L - 1}")
 
 
 def _is_quantity(col: str) -> bool:
@@ -390,34 +455,54 @@ def _ed_values(p: _Plan) -> dict[str, float | None]:
 
 def compare_points(rows: list[dict[str, Any]], *, model: str | None = None, L: int | None = None,
                    bc: str | None = None, atol: float = 1e-6, rtol: float = 0.0,
-                   nsigma: float = 3.0) -> CompareReport:
+                   nsigma: float = 3.0, method: str = "auto", samples: int = 20,
+                   seed: int = 0) -> CompareReport:
     """Compare rows (flat dicts, see the module docs) with ED.
+
+    ``method``, ``samples`` and ``seed`` choose the ED side of finite-temperature rows
+    (:func:`edkit.thermodynamics.thermal_averages`: ``auto`` is exact where full diagonalization fits).
 
     Raises
     ------
     CompareError, UnknownModelError, LatticeError, TooLargeError
         For a row that cannot be compared, before any diagonalization.
     """
+    from edkit.workflows import compare_thermal as thermal
+    from edkit.workflows.statistics import combined_error, z_score
+
     for name, v in (("atol", atol), ("rtol", rtol), ("nsigma", nsigma)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
             raise CompareError(f"{name} must be a finite number >= 0, got {v!r}")
+    thermal.check_options(method, samples, seed)
     plans, ignored = _plan(rows, model, L, bc)
+    warm = [p for p in plans if isinstance(p, thermal.ThermalPlan)]
+    methods: dict[int, str] = {}
+    if warm:
+        methods = thermal.compute(warm, method=method, samples=samples, seed=seed)
     points = []
     for p in plans:
-        ed = _ed_values(p)
-        report = PointReport(p.row, p.model.name, p.model.lattice.L, p.model.lattice.bc,
-                             p.shown_params, p.sector)
+        if isinstance(p, thermal.ThermalPlan):
+            ed = p.ed
+            report = PointReport(p.row, p.model.name, p.model.lattice.L, p.model.lattice.bc,
+                                 p.shown_params, p.sector, beta=p.beta, mu=p.mu, method=methods[p.row])
+        else:
+            ed = {q: (v, 0.0, "") for q, v in _ed_values(p).items()}
+            report = PointReport(p.row, p.model.name, p.model.lattice.L, p.model.lattice.bc,
+                                 p.shown_params, p.sector)
         for q, value in p.quantities.items():
-            ref = ed.get(q)
-            err = p.errors.get(q, 0.0)
+            ref, ref_err, note = ed.get(q, (None, 0.0, ""))
+            err = p.errors.get(q)
+            sigma = combined_error(err, ref_err)
             if ref is None:
-                tol = max(atol, nsigma * err)
+                tol = max(atol, nsigma * sigma)
                 report.values.append(Deviation(p.row, q, value, None, None, tol, False,
-                                               "ED value undefined for this sector"))
+                                               note or "ED value undefined for this sector", err))
                 continue
-            tol = max(atol, rtol * abs(ref), nsigma * err)
+            tol = max(atol, rtol * abs(ref), nsigma * sigma)
             dev = value - ref
-            report.values.append(Deviation(p.row, q, value, float(ref), float(dev), tol, abs(dev) <= tol))
+            report.values.append(Deviation(p.row, q, value, float(ref), float(dev), tol, abs(dev) <= tol,
+                                           note, err, float(ref_err) if ref_err else None,
+                                           z_score(value, float(ref), err, ref_err)))
         points.append(report)
     return CompareReport(points, ignored, float(atol), float(rtol), float(nsigma))
 

@@ -212,6 +212,18 @@ class MatrixFreeBackend:
         space = MatrixFreeSpace(dim, request.options.get("estimate"), ProductBasis(model, sector, op), sector)
         return eig, space
 
+    def operator(self, model: Model, values: Mapping[str, float], sector: Sector,
+                 request: Request) -> tuple:
+        """``(op, space)``: the compiled :class:`~edkit.engine.matfree.MatrixFreeHamiltonian` (a SciPy
+        ``LinearOperator``; ``op.apply(x, out)`` also returns ``<x, Hx>``) and a
+        :class:`MatrixFreeSpace` with its product basis, for callers that run their own Krylov
+        recursion (finite-temperature Lanczos, :mod:`edkit.thermodynamics`)."""
+        from edkit.engine.matfree import MatrixFreeHamiltonian
+        from edkit.engine.product_expectation import ProductBasis
+
+        op = MatrixFreeHamiltonian(model, values, sector, threads=request.options.get("threads"))
+        return op, MatrixFreeSpace(op.shape[0], None, ProductBasis(model, sector, op), sector)
+
 
 def _tol(request: Request, default: float = VECTOR_TOL) -> float:
     return float(request.options.get("tol", default))

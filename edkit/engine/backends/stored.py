@@ -143,6 +143,21 @@ class StoredBackend:
             progress(f"done in {format_seconds(time.perf_counter() - start)}: E0 = {eig.energies[0]:.12f}")
         return eig, space
 
+    def operator(self, model: Model, values: Mapping[str, float], sector: Sector,
+                 request: Request) -> tuple:
+        """``(op, space)``: the sector's stored sparse Hamiltonian as a SciPy ``LinearOperator``
+        (``op.matrix`` is the CSR matrix; no transposed copy is kept) and its QuSpin space, for
+        callers that run their own Krylov recursion (finite-temperature Lanczos,
+        :mod:`edkit.thermodynamics`)."""
+        import scipy.sparse.linalg as sla
+
+        terms = model.numeric_terms(values)
+        space = backend_quspin.make_space(model, sector)
+        H = backend_quspin.operator_matrix(space, terms)
+        op = sla.LinearOperator(H.shape, matvec=H.dot, matmat=H.dot, dtype=H.dtype)
+        op.matrix = H
+        return op, space
+
 
 BACKEND = register(StoredBackend())
 
