@@ -224,7 +224,7 @@ def _density_moments(X, dbits, r, Q):
         r[u] = acc
 
 
-def _density_mask(factors: tuple) -> int | None:
+def density_mask(factors: tuple) -> int | None:
     """Orbital mask if the factors are a product of densities ``c+_x c_x c+_y c_y ...``, else ``None``."""
     if len(factors) % 2:
         return None
@@ -273,7 +273,7 @@ class _Evaluator:
     def word(self, up: tuple, dn: tuple) -> complex:
         key = (up, dn)
         if key not in self.values:
-            mu, md = _density_mask(up), _density_mask(dn)
+            mu, md = density_mask(up), density_mask(dn)
             if mu is not None and md is not None and md.bit_count() <= 1:
                 self.values[key] = self._diagonal(mu, md)
             else:

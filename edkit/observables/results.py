@@ -17,8 +17,23 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 
-class _Result(Mapping):
-    """Mapping view over :meth:`to_dict` (the JSON keys, in their documented order)."""
+class MappingView(Mapping):
+    """Read-only mapping over ``self.to_dict()`` (the JSON keys, in their order): the one mapping view
+    of every typed result (these, :class:`edkit.thermodynamics.ThermalResult`,
+    :class:`edkit.response.DynamicsResult`)."""
+
+    def __getitem__(self, key: str) -> Any:
+        return self.to_dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.to_dict())
+
+    def __len__(self) -> int:
+        return len(self.to_dict())
+
+
+class _Result(MappingView):
+    """Typed fields and ``extras``, flattened by :meth:`to_dict` into the JSON keys."""
 
     #: Keys placed after the typed fields and before the extras (subclasses).
     _TAIL: tuple[str, ...] = ()
@@ -37,14 +52,6 @@ class _Result(Mapping):
         out.update(self.extras)  # type: ignore[attr-defined]
         return out
 
-    def __getitem__(self, key: str) -> Any:
-        return self.to_dict()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.to_dict())
-
-    def __len__(self) -> int:
-        return len(self.to_dict())
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.to_dict()!r})"
@@ -172,4 +179,4 @@ def typed(cls: type, data: Mapping[str, Any]) -> Any:
     return cls(**kwargs, extras=data)
 
 
-__all__ = ["CorrelationsResult", "GapsResult", "SpectrumResult", "typed"]
+__all__ = ["CorrelationsResult", "GapsResult", "MappingView", "SpectrumResult", "typed"]

@@ -7,15 +7,15 @@ The result is also a read-only mapping with those keys.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from edkit.observables.results import MappingView
 from edkit.response.lehmann import Poles
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class DynamicsResult(Mapping):
+class DynamicsResult(MappingView):
     """A spectral function (and optionally :math:`G(\\tau)`) of one operator at one momentum.
 
     Attributes
@@ -75,15 +75,6 @@ class DynamicsResult(Mapping):
         if self.tau is not None:
             out.update({"tau": self.tau, "G": self.G, "G_parts": self.G_parts, "beta": self.beta})
         return out
-
-    def __getitem__(self, key: str) -> Any:
-        return self.to_dict()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.to_dict())
-
-    def __len__(self) -> int:
-        return len(self.to_dict())
 
     def __repr__(self) -> str:
         return f"DynamicsResult(model={self.model!r}, operator={self.operator!r}, q={self.q})"

@@ -16,13 +16,15 @@ and ``null`` for the operator averages (double occupancy, correlators) and their
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from edkit.observables.results import MappingView
+
 
 @dataclass(frozen=True, eq=False)
-class ThermalResult(Mapping):
+class ThermalResult(MappingView):
     """Thermal averages at each inverse temperature.
 
     Attributes
@@ -62,15 +64,6 @@ class ThermalResult(Mapping):
     def column(self, name: str) -> list[Any]:
         """One quantity (or ``"beta"``) at every point."""
         return [p.get(name) for p in self.points]
-
-    def __getitem__(self, key: str) -> Any:
-        return self.to_dict()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.to_dict())
-
-    def __len__(self) -> int:
-        return len(self.to_dict())
 
 
 __all__ = ["ThermalResult"]

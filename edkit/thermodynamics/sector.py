@@ -24,6 +24,7 @@ import numpy as np
 from edkit.core.errors import InputError
 from edkit.core.model import Model, Sector
 from edkit.engine.backends.base import Request
+from edkit.engine.product_expectation import density_mask
 
 
 def backend_name(model: Model, sector: Sector, device: str = "cpu") -> str:
@@ -74,19 +75,6 @@ def sector_operator(model: Model, values: Mapping[str, float], sector: Sector, n
     return got, space
 
 
-def _density_mask(factors: Sequence[tuple[int, bool]]) -> int | None:
-    """Bit mask if ``factors`` is a product of densities ``c+_x c_x c+_y c_y ...``, else ``None``."""
-    if len(factors) % 2:
-        return None
-    mask = 0
-    for k in range(0, len(factors), 2):
-        (a, da), (b, db) = factors[k], factors[k + 1]
-        if a != b or not da or db:
-            return None
-        mask |= 1 << a
-    return mask
-
-
 class _ProductApplier:
     """``y = A x`` in the ``(up, down)`` product basis for a list of ``(coefficient, word)``."""
 
@@ -108,7 +96,7 @@ class _ProductApplier:
             if not up and not dn:
                 self.constant += c
                 continue
-            mu, md = _density_mask(up), _density_mask(dn)
+            mu, md = density_mask(up), density_mask(dn)
             if mu is not None and md is not None:
                 u = ((basis.ups & mu) == mu).astype(np.float64)
                 d = ((basis.dns & md) == md).astype(np.float64)
