@@ -13,7 +13,8 @@ estimate (:func:`edkit.engine.lanczos.memory_bytes`), seconds, matvecs, peak RSS
 the levels or the correlators. With ``--correlations`` the ground state (two-pass Lanczos,
 :func:`edkit.engine.lanczos.ground_manifold`) and the correlators from site 0
 (:func:`edkit.engine.product_expectation.correlations_matrix_free`) are computed, and the
-Anderson-lattice identity ``2C(0,j) = (-1)^j N(0,j)`` is reported when both C and N are.
+Anderson-lattice identity ``2C(0,j) = (-1)^j N(0,j)`` is reported when both C and N are (even
+rungs only: it needs a bipartite ring).
 
 Goals (issue 14, two cores): 7 rungs, four levels in <= 3 min; 8 rungs, ground state and C_p(0, j)
 in <= 15 min and <= 8 GB. The 7- and 8-rung runs need a quiet machine.
@@ -94,7 +95,7 @@ def correlations(args, m, op, out: dict) -> None:
                lanczos_steps=counts["steps"], matvecs=counts["matvecs"],
                rounds=[s.rounds for s in states], peak_rss_delta_gib=peak.delta_gib,
                seconds=round(out["ground_state_seconds"] + out["correlations_seconds"], 2), layers=rows)
-    if "C" in keys and "N" in keys:
+    if "C" in keys and "N" in keys and args.rungs % 2 == 0:  # an odd ring is not bipartite
         sign = (-1.0) ** np.arange(args.rungs)
         out["anderson_identity_max_deviation"] = max(
             float(np.max(np.abs(2 * np.array(r["C"]) - sign * np.array(r["N"])))) for r in rows.values())

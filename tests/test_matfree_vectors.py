@@ -143,6 +143,87 @@ def test_ground_state_on_a_tiny_sector_and_a_restart():
     assert again.converged and again.iterations < ground_state(big, tol=1e-11).iterations
 
 
+@pytest.mark.parametrize("excess,rounds", [(5.0, 1), (1e3, 2)])
+def test_restart_only_far_above_the_target(monkeypatch, excess, rounds):
+    """A round whose measured residual is within RESTART_FACTOR of the target is at plain Lanczos's
+    rounding floor: it is returned (``floor=True``) instead of restarted, since a restart from a nearly
+    converged vector only adds rounding; far above the target the run restarts and converges."""
+    from edkit.engine import lanczos
+
+    assert 5.0 < lanczos.RESTART_FACTOR < 1e3
+    op = MatrixFreeHamiltonian(model("hubbard", 8), {"U": 4.0}, Sector(3, 3))
+    measure = lanczos._Recurrence.residual
+    calls: list[float] = []
+
+    def first_round_above_target(self, x):
+        energy, r = measure(self, x)
+        calls.append(r)
+        return energy, (excess * 1e-10 * (1 + abs(energy)) if len(calls) == 1 else r)
+
+    monkeypatch.setattr(lanczos._Recurrence, "residual", first_round_above_target)
+    g = ground_state(op, tol=1e-10)
+    assert len(calls) == rounds and g.rounds == rounds
+    assert (g.floor, g.converged) == ((True, False) if rounds == 1 else (False, True))
+    measured = np.linalg.norm(op @ g.vector - g.energy * g.vector)
+    assert measured == pytest.approx(calls[-1], rel=1e-6, abs=1e-13)
+
+
+@pytest.mark.parametrize("case", ["kbp", "exotic"])
+def test_fused_second_pass_reproduces_the_first_bit_for_bit(monkeypatch, case):
+    """Pass 2 of a matrix-free operator updates without storing H W (``lanczos_update``); its vectors,
+    hence the ground state and a deflated level, are bitwise those of the unfused step (real, and
+    complex with pair hopping and exchange words), over several row groups and two threads."""
+    from edkit.engine import lanczos
+    from tests.test_matfree import exotic_ring
+
+    if case == "kbp":
+        op = MatrixFreeHamiltonian(model("kbp", 3), {"U": 2.5, "t_perp": 0.7}, Sector(3, 3), threads=2)
+    else:
+        vals = {"t": 1.0, "phi": 0.3, "U": 2.0, "h": 0.25, "P": 0.4, "J": 0.7}
+        op = MatrixFreeHamiltonian(exotic_ring(6), vals, Sector(3, 2), threads=2)
+    assert op.shape[0] // op.block >= 2
+
+    def solve():
+        g = ground_state(op, tol=1e-11, threads=2)
+        nxt = ground_state(op, tol=1e-11, seed=1, deflate=[g.vector], threads=2)
+        return g, nxt
+
+    calls = []
+    update = MatrixFreeHamiltonian.lanczos_update
+    monkeypatch.setattr(MatrixFreeHamiltonian, "lanczos_update",
+                        lambda self, *a: (calls.append(1), update(self, *a))[1])
+    fused = solve()
+    used = len(calls)
+    assert used > 20  # pass 2 went through the fused update
+    monkeypatch.setattr(lanczos, "FUSED_PASS2", False)
+    plain = solve()
+    assert len(calls) == used  # and the reference run did not
+    for f, p in zip(fused, plain):
+        assert np.array_equal(f.vector, p.vector) and f.energy == p.energy and f.matvecs == p.matvecs
+    assert fused[1].energy > fused[0].energy - 1e-12
+
+
+def test_norms_and_inner_products_are_accurate_at_large_length():
+    """Blockwise partial sums added pairwise: a sequential sum per thread drops the small terms after
+    a large one (here 1 + 2^20 terms of 9e-18: each below half an ulp of 1). Truth: math.fsum."""
+    import math
+
+    from edkit.engine import lanczos
+    from edkit.engine.matfree import _combine
+
+    n = 1 << 20
+    x = np.full(n + 1, 3e-9)
+    x[0] = 1.0
+    exact = math.fsum(x * x)
+    assert exact - 1.0 > 9e-12
+    assert lanczos._norm_sq(x) == pytest.approx(exact, abs=1e-13)
+    assert lanczos._vdot(x, x).real == pytest.approx(exact, abs=1e-13)
+    assert lanczos._residual_sq(2 * x, x, 1.0) == pytest.approx(exact, abs=1e-13)
+    zero = np.zeros_like(x)
+    wp = zero.copy()
+    assert _combine(x, zero, wp, 1.0, 0.0, 0.0) == pytest.approx(exact, abs=1e-13)
+
+
 # ----------------------------------------------------------------- 2. products of words: the signs
 def _words(m: Model) -> list:
     a, b, c = ("c", 0), ("c", 1), ("c", 3)

@@ -13,9 +13,23 @@ not fit, so :func:`ground_state` runs the recurrence twice:
    coefficients* (so the vectors are bitwise those of pass 1: every element of a matvec is computed
    by one task in a fixed order) and accumulates :math:`x`.
 3. One more matvec into the reused buffer gives :math:`E = \langle x|H|x\rangle` and the true
-   residual :math:`\|Hx - Ex\|` (``x`` normalized). Plain Lanczos loses orthogonality once a Ritz
-   pair converges; if the true residual is above the tolerance, the run restarts from ``x`` (a few
-   rounds).
+   residual :math:`\|Hx - Ex\|` (``x`` normalized). If the true residual is far above the
+   tolerance (pass 1 ran out of steps), the run restarts from ``x`` (a few rounds); within
+   :data:`RESTART_FACTOR` of it, the result says so (``floor=True``) instead of restarting. Every
+   norm and inner product is summed blockwise (:func:`_norm_sq`): at 1e8 elements a sequential sum
+   per thread is wrong in the 11th digit, which is enough to spoil a residual target of 1e-12.
+   Measured (periodic KBP, two cores): 7 rungs, ``tol=1e-12``, 300 steps per pass, residual
+   1.2e-11 = the Ritz estimate.
+
+Pass 2 of a :class:`~edkit.engine.matfree.MatrixFreeHamiltonian` does not store ``H W``: the
+operator's :meth:`~edkit.engine.matfree.MatrixFreeHamiltonian.lanczos_update` computes it row group by
+row group into per-thread scratch rows and applies the update there (two fewer vector passes per
+step), bit for bit as the unfused step (the partial sums use the operator's row groups in both
+passes).
+
+:math:`\alpha_k` is computed in Paige's stable form :math:`\langle v_k, Hv_k - \beta_k
+v_{k-1}\rangle`: the matvec returns :math:`\langle v_k, Hv_k\rangle` and the previous fused update
+returns :math:`\langle v_{k-1}, v_k\rangle`, so it costs no extra pass.
 
 Memory: **four vectors** (``W``, ``W_prev``, ``Y = H W`` and the start vector / accumulator ``x``),
 plus one per vector given in ``deflate``; the random start vector is regenerated from the seed, in
@@ -48,12 +62,24 @@ import numpy as np
 import scipy.sparse.linalg as sla
 from scipy.linalg import eigh_tridiagonal
 
-from edkit.engine.matfree import MatrixFreeHamiltonian
+from edkit.engine.matfree import SUM_BLOCK, MatrixFreeHamiltonian
 
 #: Vectors held by :func:`ground_state` (``W``, ``W_prev``, ``Y``, start vector / accumulator).
 GROUND_STATE_VECTORS = 4
 #: Vectors held by the energy-only three-vector Lanczos (:func:`edkit.engine.matfree.lanczos_ground_energy`).
 ENERGY_VECTORS = 3
+#: Relative energy change over two checks that ends an energy-only solve (``only_below=-inf``): its
+#: vector is never built, and the energy converges long before the residual (7 rungs: to 1e-12 by
+#: ~225 steps, while the residual needs ~265 for ``tol=1e-10``).
+ENERGY_TOL = 1e-12
+#: A round restarts from its vector only when the measured residual exceeds the target by more
+#: than this factor (pass 1 ran out of steps, or its estimate was far off). Closer to the target a
+#: restart cannot be trusted to help: its first beta is about the residual, so the second Lanczos
+#: vector is computed from a difference of nearly equal vectors and carries a relative rounding error
+#: of about ``eps ||H|| / residual``; the vector is then returned with ``floor=True``.
+#: (The residuals of 3.3e-11 at 7 rungs and 1.1e-9 at 8 rungs that first looked like such a floor
+#: were the error of a sequentially summed norm, now summed blockwise: see :func:`_norm_sq`.)
+RESTART_FACTOR = 100.0
 #: Elements generated per call when the seeded start vector is written into its buffer.
 _CHUNK = 1 << 20
 #: Below this dimension the compiled kernels run on one thread: waking numba's threads costs more
@@ -96,6 +122,9 @@ class GroundState:
         ``residual <= tol * (1 + |E|)``.
     rounds
         Lanczos rounds (1 + restarts from the previous vector).
+    floor
+        Not converged, but the measured residual is within :data:`RESTART_FACTOR` of the target,
+        where a restart from the vector is not trusted to lower it (a larger ``tol`` is the remedy).
     """
 
     energy: float
@@ -105,6 +134,7 @@ class GroundState:
     matvecs: int
     converged: bool
     rounds: int = 1
+    floor: bool = False
 
 
 def memory_bytes(dim: int, dtype: np.dtype | type, what: str, *, nev: int = 1, ncv: int | None = None,
@@ -167,41 +197,68 @@ def _scale(x, c):
 
 
 @numba.njit(cache=True, parallel=True)
-def _norm_sq(x):
-    """``||x||^2`` (parallel)."""
-    total = 0.0
-    for i in numba.prange(x.shape[0]):
-        total += (np.conj(x[i]) * x[i]).real
-    return total
+def _norm_sq_parts(x, parts):
+    """``parts[p] = ||x||^2`` over block ``p`` of :data:`SUM_BLOCK` elements."""
+    n = x.shape[0]
+    for p in numba.prange(parts.shape[0]):
+        acc = 0.0
+        for i in range(p * SUM_BLOCK, min(n, (p + 1) * SUM_BLOCK)):
+            acc += (np.conj(x[i]) * x[i]).real
+        parts[p] = acc
 
 
 @numba.njit(cache=True, parallel=True)
-def _residual_sq(y, x, e):
-    """``||y - e x||^2`` without a temporary (parallel)."""
-    total = 0.0
-    for i in numba.prange(y.shape[0]):
-        r = y[i] - e * x[i]
-        total += (np.conj(r) * r).real
-    return total
+def _residual_sq_parts(y, x, e, parts):
+    """``parts[p] = ||y - e x||^2`` over block ``p`` (no temporary)."""
+    n = y.shape[0]
+    for p in numba.prange(parts.shape[0]):
+        acc = 0.0
+        for i in range(p * SUM_BLOCK, min(n, (p + 1) * SUM_BLOCK)):
+            r = y[i] - e * x[i]
+            acc += (np.conj(r) * r).real
+        parts[p] = acc
 
 
 @numba.njit(cache=True, parallel=True)
 def _vdot_parts(a, b, parts):
     """``parts[p] = sum conj(a) b`` over block ``p`` (summed by the caller: works for complex)."""
     n = a.shape[0]
-    m = parts.shape[0]
-    for p in numba.prange(m):
-        lo = p * n // m
-        hi = (p + 1) * n // m
+    for p in numba.prange(parts.shape[0]):
         acc = 0.0 * parts[p]
-        for i in range(lo, hi):
+        for i in range(p * SUM_BLOCK, min(n, (p + 1) * SUM_BLOCK)):
             acc += np.conj(a[i]) * b[i]
         parts[p] = acc
 
 
+def _blocks(n: int) -> int:
+    return max(1, -(-int(n) // SUM_BLOCK))
+
+
+def _norm_sq(x: np.ndarray) -> float:
+    """``||x||^2`` in parallel, accurate for any length.
+
+    Partial sums over blocks of :data:`SUM_BLOCK` elements, added pairwise by NumPy: the rounding
+    error stays near ``eps log n``. (A sequential sum per thread, ``n / threads`` terms, put a
+    relative error of 4e-11 into the norm of an 8-rung vector, 165.6M states; normalized with it,
+    the ground state showed a Rayleigh quotient 1.1e-9 *below* the ground energy and a residual of
+    1.1e-9 = 2 * 2e-11 * |E|: the error was the norm's, not the vector's.)
+    """
+    parts = np.empty(_blocks(x.shape[0]))
+    _norm_sq_parts(x, parts)
+    return float(parts.sum())
+
+
+def _residual_sq(y: np.ndarray, x: np.ndarray, e) -> float:
+    """``||y - e x||^2`` in parallel without a temporary (blockwise partial sums, as :func:`_norm_sq`)."""
+    parts = np.empty(_blocks(y.shape[0]))
+    _residual_sq_parts(y, x, e, parts)
+    return float(parts.sum())
+
+
 def _vdot(a: np.ndarray, b: np.ndarray) -> complex:
-    """``<a, b>`` in parallel (numba prange reductions do not take complex scalars)."""
-    parts = np.zeros(64, dtype=np.result_type(a.dtype, b.dtype))
+    """``<a, b>`` in parallel (blockwise partial sums, as :func:`_norm_sq`; numba prange reductions
+    do not take complex scalars)."""
+    parts = np.zeros(_blocks(a.shape[0]), dtype=np.result_type(a.dtype, b.dtype))
     _vdot_parts(a, b, parts)
     return complex(parts.sum())
 
@@ -219,50 +276,65 @@ def fill_start(buffer: np.ndarray, seed: int) -> None:
         buffer[lo:hi] = rng.standard_normal(hi - lo)
 
 
+#: Pass 2 of a :class:`MatrixFreeHamiltonian` uses its fused update
+#: (:meth:`~edkit.engine.matfree.MatrixFreeHamiltonian.lanczos_update`: ``H W`` is not stored).
+FUSED_PASS2 = True
 #: Elements per task of the fused Lanczos step (a block of ``Y`` and of each deflated vector stays
 #: in cache between the kernel's sweeps).
 _BLOCK = 4096
 
 
 @numba.njit(cache=True, parallel=True)
-def _step(Y, W, Wp, a, b, c, D, coef, x, g, parts):
+def _step(Y, W, Wp, a, b, c, D, coef, x, g, parts, block):
     """One fused Lanczos update, block by block (in parallel).
 
     ``Wp <- a (Y + sum_i coef[i] D[i]) - b W - c Wp``; ``x += g W`` when ``x`` has the vectors'
-    length (pass 2); ``parts[p, 0]`` = block ``p`` of ``||Wp||^2`` and
-    ``parts[p, 1 + i]`` = block ``p`` of ``<D[i], Wp>`` (the deflation overlaps of the next step).
-    ``D`` is a typed list of the deflated vectors; each is read once per step (the block is reused
-    from cache), so deflation adds about one vector read per deflated vector to the update.
+    length (pass 2); ``parts[p, 0]`` = block ``p`` of ``||Wp||^2``,
+    ``parts[p, 1 + i]`` = block ``p`` of ``<D[i], Wp>`` (the deflation overlaps of the next step) and
+    ``parts[p, 1 + k]`` = block ``p`` of ``<W, Wp>`` (for Paige's alpha). ``D`` is a typed list of
+    the deflated vectors; each is read once per step (a sub-block of :data:`_BLOCK` elements is
+    reused from cache), so deflation adds about one vector read per deflated vector to the update.
+    Each block (``block`` elements: the operator's row group) is swept in sub-blocks of
+    :data:`_BLOCK` with running sums in ascending order, the order of
+    :func:`edkit.engine.matfree._lanczos_rows`, so that both give the same sums bit for bit.
     """
     n = Y.shape[0]
     k = len(D)
     acc_x = x.shape[0] == n
     for p in numba.prange(parts.shape[0]):
-        lo = p * _BLOCK
-        hi = min(n, lo + _BLOCK)
-        tmp = np.empty(hi - lo, dtype=Y.dtype)
-        for j in range(lo, hi):
-            tmp[j - lo] = Y[j]
-        for i in range(k):
-            Di = D[i]
-            ci = coef[i]
-            for j in range(lo, hi):
-                tmp[j - lo] += ci * Di[j]
+        lo = p * block
+        hi = min(n, lo + block)
+        tmp = np.empty(min(_BLOCK, hi - lo), dtype=Y.dtype)
+        accs = np.zeros(k, dtype=parts.dtype)
         nrm = 0.0
-        for j in range(lo, hi):
-            w = W[j]
-            if acc_x:
-                x[j] += g * w
-            v = a * tmp[j - lo] - b * w - c * Wp[j]
-            Wp[j] = v
-            nrm += (np.conj(v) * v).real
+        loc = 0.0 * parts[p, 0]
+        for s0 in range(lo, hi, _BLOCK):
+            s1 = min(hi, s0 + _BLOCK)
+            for j in range(s0, s1):
+                tmp[j - s0] = Y[j]
+            for i in range(k):
+                Di = D[i]
+                ci = coef[i]
+                for j in range(s0, s1):
+                    tmp[j - s0] += ci * Di[j]
+            for j in range(s0, s1):
+                w = W[j]
+                if acc_x:
+                    x[j] += g * w
+                v = a * tmp[j - s0] - b * w - c * Wp[j]
+                Wp[j] = v
+                nrm += (np.conj(v) * v).real
+                loc += np.conj(w) * v
+            for i in range(k):
+                Di = D[i]
+                acc = accs[i]
+                for j in range(s0, s1):
+                    acc += np.conj(Di[j]) * Wp[j]
+                accs[i] = acc
         parts[p, 0] = nrm
+        parts[p, 1 + k] = loc
         for i in range(k):
-            Di = D[i]
-            acc = 0.0 * parts[p, 0]
-            for j in range(lo, hi):
-                acc += np.conj(Di[j]) * Wp[j]
-            parts[p, 1 + i] = acc
+            parts[p, 1 + i] = accs[i]
 
 
 def _typed_list(vectors: Sequence[np.ndarray], dtype: np.dtype) -> numba.typed.List:
@@ -294,7 +366,11 @@ class _Recurrence:
         self.sigma = 0.0 if sigma is None else float(sigma)
         self.matvecs = 0
         self.W, self.Wp, self.Y = (np.empty(self.n, dtype=self.dtype) for _ in range(3))
-        self.parts = np.zeros(((self.n + _BLOCK - 1) // _BLOCK, self.k + 1), dtype=self.dtype)
+        # the fused pass-2 update of the matrix-free operator sums over its row groups; pass 1 must
+        # use the same blocks so that both passes compute the same overlaps, bit for bit
+        self.fused = isinstance(op, MatrixFreeHamiltonian) and FUSED_PASS2
+        self.block = op.block if isinstance(op, MatrixFreeHamiltonian) else _BLOCK
+        self.parts = np.zeros(((self.n + self.block - 1) // self.block, self.k + 2), dtype=self.dtype)
         self.none = np.zeros(0, dtype=self.dtype)
 
     def apply(self, X: np.ndarray, Y: np.ndarray) -> float:
@@ -336,19 +412,26 @@ class _Recurrence:
             alphas, betas = [], []
         else:
             x[:] = 0
-        sp, beta, beta_next = 0.0, 0.0, 0.0
+        sp, beta, beta_next, local = 0.0, 0.0, 0.0, 0.0
         for k in range(steps):
             if not first and k == steps - 1:
                 _axpy(x, W, dt(y[k] * s))  # the last vector; no further step needed
                 break
-            dot = self.apply(W, Y)
+            if first or not self.fused:
+                dot = self.apply(W, Y)
             if first:
-                alpha = s * s * (dot + self.sigma * float(np.sum(np.abs(c) ** 2)))
+                # Paige's stable variant: alpha = <v, H v - beta v_prev> keeps <v_k, v_k+1> at rounding
+                alpha = s * s * (dot + self.sigma * float(np.sum(np.abs(c) ** 2))) - beta * local
                 alphas.append(alpha)
             else:
                 alpha = alphas[k]
-            _step(Y, W, Wp, dt(s), dt(alpha * s), dt(beta * sp), self.D, self._coef(c),
-                  self.none if first else x, dt(0.0 if first else y[k] * s), self.parts)
+            args = (dt(s), dt(alpha * s), dt(beta * sp), self.D, self._coef(c))
+            if first or not self.fused:
+                _step(Y, W, Wp, *args, self.none if first else x, dt(0.0 if first else y[k] * s), self.parts,
+                      self.block)
+            else:  # pass 2 of a matrix-free operator: H W is never stored
+                self.matvecs += 1
+                self.op.lanczos_update(W, Wp, x, *args, dt(y[k] * s), self.parts)
             sums = self.parts.sum(axis=0)
             if first:
                 beta_next = float(np.sqrt(sums[0].real))
@@ -357,7 +440,8 @@ class _Recurrence:
                 betas.append(beta_next)
             else:
                 beta_next = betas[k]
-            c = np.asarray(sums[1:], dtype=complex)
+            c = np.asarray(sums[1:1 + self.k], dtype=complex)
+            local = float((s * sums[1 + self.k]).real / beta_next) if beta_next > 0 else 0.0
             W, Wp = Wp, W
             sp, s = s, 1.0 / beta_next
             beta = beta_next
@@ -399,14 +483,19 @@ def spread_estimate(op: sla.LinearOperator, *, seed: int = 0, steps: int = 20) -
 
 
 def _pass1(rec: _Recurrence, start, seed: int, tol: float, maxiter: int, check_every: int, progress,
-           above: float | None = None, decide: float | None = None) -> dict:
+           above: float | None = None, decide: float | None = None,
+           energy_tol: float | None = None) -> dict:
     """Pass 1: the coefficients until the lowest Ritz pair converges (see :func:`ground_state`).
 
     Stops when the residual estimate ``beta |y_last|`` is at most ``tol * (1 + |theta|)``, on
     breakdown, or after ``maxiter`` steps; with ``above`` and ``decide`` also as soon as
-    ``theta - estimate > above`` with an estimate at most ``decide * (1 + |theta|)``.
+    ``theta - estimate > above`` with an estimate at most ``decide * (1 + |theta|)``; with
+    ``energy_tol`` (energy-only solves) also when the lowest Ritz value moved by at most
+    ``energy_tol * (1 + |theta|)`` over each of the last two checks (the rule of
+    :func:`edkit.engine.matfree.lanczos_ground_energy`).
     """
     state = {"theta": np.inf, "estimate": np.inf, "converged": False, "scale": 1.0}
+    history: list[float] = []
 
     def check(k, alphas, betas, beta_next) -> bool:
         state["scale"] = max(state["scale"], abs(alphas[-1]), beta_next)
@@ -420,6 +509,10 @@ def _pass1(rec: _Recurrence, start, seed: int, tol: float, maxiter: int, check_e
             progress(f"Lanczos step {k}: E = {theta:.12f}, residual estimate {estimate:.2e}")
         early = (above is not None and decide is not None and theta - estimate > above
                  and estimate <= decide * (1 + abs(theta)))
+        history.append(theta)
+        if energy_tol is not None and len(history) >= 3:
+            moved = max(history[-3] - history[-2], history[-2] - theta)
+            early = early or moved <= energy_tol * (1 + abs(theta))
         state["converged"] = bool(breakdown or early or estimate <= tol * (1 + abs(theta)))
         return state["converged"] or k == maxiter
 
@@ -478,7 +571,9 @@ def ground_state(op: sla.LinearOperator, *, tol: float = 1e-10, seed: int = 0,
     only_below
         If pass 1's lowest Ritz value is above this, stop there and return ``vector=None`` (energy:
         the Ritz value, residual: its estimate): the fourth vector is never allocated. Used to
-        decide whether a level joins a degenerate manifold.
+        decide whether a level joins a degenerate manifold. ``-inf``: an energy-only solve, which
+        also stops once the Ritz value has converged to :data:`ENERGY_TOL` (its residual estimate is
+        then larger than ``tol``).
     decide
         With ``only_below``: stop pass 1 early, once the Ritz value minus its residual estimate is
         above ``only_below`` and the estimate is at most ``decide * (1 + |E|)`` (the level is
@@ -524,8 +619,9 @@ def _ground_state(op, tol, seed, start, maxiter, rounds, check_every, deflate, s
     steps = 0
     energy, residual = np.nan, np.inf
     for r in range(1, rounds + 1):
+        energy_only = only_below == -np.inf and r == 1  # no vector: stop once the energy has converged
         res = _pass1(rec, x, seed, tol, maxiter, check_every, progress,
-                     only_below if r == 1 else None, decide)
+                     only_below if r == 1 else None, decide, ENERGY_TOL if energy_only else None)
         steps += res["steps"]
         if only_below is not None and r == 1 and res["theta"] > only_below:
             return GroundState(res["theta"], None, res["estimate"], steps, rec.matvecs, res["converged"], r)
@@ -540,6 +636,10 @@ def _ground_state(op, tol, seed, start, maxiter, rounds, check_every, deflate, s
                      f"({res['steps']} steps)")
         if residual <= tol * (1 + abs(energy)):
             return GroundState(energy, x, residual, steps, rec.matvecs, True, r)
+        if residual <= RESTART_FACTOR * tol * (1 + abs(energy)):
+            # pass 1 converged but the measured residual is at plain Lanczos's rounding floor; a
+            # restart from x (first beta ~ residual, so v_2 is mostly rounding) makes it worse
+            return GroundState(energy, x, residual, steps, rec.matvecs, False, r, floor=True)
     return GroundState(energy, x, residual, steps, rec.matvecs, False, rounds)
 
 
@@ -597,6 +697,6 @@ def ground_manifold(op: sla.LinearOperator, *, tol: float = 1e-10, degeneracy_to
     return states, None
 
 
-__all__ = ["ENERGY_VECTORS", "GROUND_STATE_VECTORS", "SERIAL_DIMENSION", "GroundState", "fill_start",
-           "ground_manifold", "ground_state", "memory_bytes", "numba_threads",
+__all__ = ["ENERGY_TOL", "ENERGY_VECTORS", "GROUND_STATE_VECTORS", "RESTART_FACTOR", "SERIAL_DIMENSION",
+           "GroundState", "fill_start", "ground_manifold", "ground_state", "memory_bytes", "numba_threads",
            "spread_estimate"]

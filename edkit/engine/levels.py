@@ -128,7 +128,7 @@ def complete_multiplets(op: sla.LinearOperator, energies: list[float], found: li
         matvecs += res.matvecs
         if res.vector is None:  # the lowest level of H' is above: nothing missing
             break
-        if not res.converged:
+        if not (res.converged or res.floor):  # at the rounding floor: kept, residual reported
             raise ConvergenceError(f"multiplet completion: the missing level near {res.energy:.10g} did "
                                    f"not converge (residual {res.residual:.1e})")
         if progress is not None:
@@ -196,7 +196,7 @@ def _deflation(op: sla.LinearOperator, nev: int, seed: int, tol: float, vectors:
         res = ground_state(op, tol=tol, seed=seed + k, deflate=found, sigma=sigma,
                            only_below=-np.inf if energy_only else None, progress=progress)
         matvecs += res.matvecs
-        if not res.converged:
+        if not (res.converged or res.floor):  # at the rounding floor: kept, residual reported
             raise ConvergenceError(f"matrix-free Lanczos did not converge for level {k} (residual "
                                    f"{res.residual:.1e})")
         energies.append(res.energy)
