@@ -21,7 +21,8 @@ not fit, so :func:`ground_state` runs the recurrence twice:
    Measured (periodic KBP, two cores): 7 rungs, ``tol=1e-12``, 300 steps per pass, residual
    1.2e-11 = the Ritz estimate.
 
-Pass 2 of a :class:`~edkit.engine.matfree.MatrixFreeHamiltonian` does not store ``H W``: the
+Pass 2 of a :class:`~edkit.engine.matfree.MatrixFreeHamiltonian` of at least
+:data:`FUSED_MIN_DIMENSION` states does not store ``H W``: the
 operator's :meth:`~edkit.engine.matfree.MatrixFreeHamiltonian.lanczos_update` computes it row group by
 row group into per-thread scratch rows and applies the update there (two fewer vector passes per
 step), bit for bit as the unfused step (the partial sums use the operator's row groups in both
@@ -277,8 +278,11 @@ def fill_start(buffer: np.ndarray, seed: int) -> None:
 
 
 #: Pass 2 of a :class:`MatrixFreeHamiltonian` uses its fused update
-#: (:meth:`~edkit.engine.matfree.MatrixFreeHamiltonian.lanczos_update`: ``H W`` is not stored).
+#: (:meth:`~edkit.engine.matfree.MatrixFreeHamiltonian.lanczos_update`: ``H W`` is not stored) ...
 FUSED_PASS2 = True
+#: ... from this dimension on: it saves two passes over vectors that do not fit in cache, and costs
+#: ~5 s of compilation per dtype, which smaller sectors never earn back.
+FUSED_MIN_DIMENSION = 1_000_000
 #: Elements per task of the fused Lanczos step (a block of ``Y`` and of each deflated vector stays
 #: in cache between the kernel's sweeps).
 _BLOCK = 4096
@@ -368,7 +372,7 @@ class _Recurrence:
         self.W, self.Wp, self.Y = (np.empty(self.n, dtype=self.dtype) for _ in range(3))
         # the fused pass-2 update of the matrix-free operator sums over its row groups; pass 1 must
         # use the same blocks so that both passes compute the same overlaps, bit for bit
-        self.fused = isinstance(op, MatrixFreeHamiltonian) and FUSED_PASS2
+        self.fused = isinstance(op, MatrixFreeHamiltonian) and FUSED_PASS2 and self.n >= FUSED_MIN_DIMENSION
         self.block = op.block if isinstance(op, MatrixFreeHamiltonian) else _BLOCK
         self.parts = np.zeros(((self.n + self.block - 1) // self.block, self.k + 2), dtype=self.dtype)
         self.none = np.zeros(0, dtype=self.dtype)
