@@ -524,6 +524,18 @@ def _builtin_observables() -> list[str]:
     return list(REGISTRY)
 
 
+def add_model_arguments(sp: argparse.ArgumentParser, sector_help: str) -> None:
+    """The arguments that name a model and its sector: ``model``, ``--L``, ``--bc``, ``--param``,
+    ``--sector`` (its help text says what the sector means for the command)."""
+    sp.add_argument("model", help="model name (see `edkit models`)")
+    sp.add_argument("--L", type=int, default=None, action=_Once,
+                    help="sites per layer (rungs); required except for fixed-size models (hamo)")
+    sp.add_argument("--bc", choices=("open", "periodic"), default="open", action=_Once)
+    sp.add_argument("--param", action="append", metavar="NAME=VALUE",
+                    help="parameter value (number); repeat for several")
+    sp.add_argument("--sector", action="append", metavar="NAME=VALUE", help=sector_help)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edkit", description="Exact diagonalization of small "
                                 "correlated-electron clusters, with verified mappings.")
@@ -533,14 +545,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def common(sp):
-        sp.add_argument("model", help="model name (see `edkit models`)")
-        sp.add_argument("--L", type=int, default=None, action=_Once,
-                        help="sites per layer (rungs); required except for fixed-size models (hamo)")
-        sp.add_argument("--bc", choices=("open", "periodic"), default="open", action=_Once)
-        sp.add_argument("--param", action="append", metavar="NAME=VALUE",
-                        help="parameter value (number); repeat for several")
-        sp.add_argument("--sector", action="append", metavar="NAME=VALUE",
-                        help="sector: N=<int>, Sz=<half-integer, e.g. 0.5>; default half filling")
+        add_model_arguments(sp, "sector: N=<int>, Sz=<half-integer, e.g. 0.5>; default half filling")
         sp.add_argument("--json", action="store_true", help="print JSON")
 
     s = sub.add_parser("models", help="list models, parameters, defaults and sectors")

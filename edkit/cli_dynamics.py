@@ -47,7 +47,7 @@ def cmd_dynamics(args) -> int:
 
 def register(sub) -> argparse.ArgumentParser:
     """Add the ``dynamics`` subcommand to the ``edkit`` subparsers ``sub``."""
-    from edkit.cli import _Once
+    from edkit.cli import _Once, add_model_arguments
     from edkit.response.operators import OPERATORS
     from edkit.response.run import DEFAULT_STEPS, METHODS
 
@@ -57,14 +57,7 @@ def register(sub) -> argparse.ArgumentParser:
                        "add the removal part at omega = -(E_n - E_0). Negative --q: write --q=-pi/2.")
     # a grid such as -4:4:81 is a value, not an option (argparse knows only plain negative numbers)
     s._negative_number_matcher = re.compile(r"^-\.?\d")
-    s.add_argument("model", help="model name (see `edkit models`)")
-    s.add_argument("--L", type=int, default=None, action=_Once,
-                   help="sites per layer (rungs); required except for fixed-size models (hamo)")
-    s.add_argument("--bc", choices=("open", "periodic"), default="open", action=_Once)
-    s.add_argument("--param", action="append", metavar="NAME=VALUE",
-                   help="parameter value (number); repeat for several")
-    s.add_argument("--sector", action="append", metavar="NAME=VALUE",
-                   help="sector of the ground state: N=<int>, Sz=<half-integer>; default half filling")
+    add_model_arguments(s, "sector of the ground state: N=<int>, Sz=<half-integer>; default half filling")
     s.add_argument("--operator", required=True, choices=OPERATORS, action=_Once,
                    help="sz, n (density), c_up (single particle: addition and removal), "
                         "pair (eta channel c_dn c_up: addition and removal)")

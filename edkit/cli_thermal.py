@@ -93,18 +93,11 @@ def cmd_thermal(args) -> int:
 
 def register(sub) -> argparse.ArgumentParser:
     """Add the ``thermal`` subcommand to ``edkit``'s subparsers."""
-    from edkit.cli import _Once
+    from edkit.cli import _Once, add_model_arguments
 
     s = sub.add_parser("thermal", help="thermal averages at inverse temperatures (exact or FTLM)")
-    s.add_argument("model", help="model name (see `edkit models`)")
-    s.add_argument("--L", type=int, default=None, action=_Once,
-                   help="sites per layer (rungs); required except for fixed-size models (hamo)")
-    s.add_argument("--bc", choices=("open", "periodic"), default="open", action=_Once)
-    s.add_argument("--param", action="append", metavar="NAME=VALUE",
-                   help="parameter value (number); repeat for several")
-    s.add_argument("--sector", action="append", metavar="NAME=VALUE",
-                   help="canonical ensemble: N=<int> (default half filling), every Sz summed; Sz=<s> fixes "
-                        "Sz too")
+    add_model_arguments(s, "canonical ensemble: N=<int> (default half filling), every Sz summed; Sz=<s> "
+                           "fixes Sz too")
     s.add_argument("--mu", action=_Once, metavar="X",
                    help="chemical potential: grand-canonical ensemble, every N and Sz (not with --sector)")
     s.add_argument("--beta", required=True, action=_Once, metavar="B1,B2,...",
