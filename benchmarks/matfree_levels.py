@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/matfree_levels.py --rungs 7 --nev 4                 # four lowest levels (N=2L, Sz=0)
+    python benchmarks/matfree_levels.py --rungs 7 --nev 4 --complete-top  # + the fourth level's partners
     python benchmarks/matfree_levels.py --rungs 7 --nev 4 --strategy arpack
     python benchmarks/matfree_levels.py --rungs 8 --correlations --keys C N --layers p --no-degeneracy-check
     python benchmarks/matfree_levels.py --rungs 5 --nev 4 --check          # + the stored path's levels
@@ -57,9 +58,10 @@ def levels(args, m, op, out: dict) -> None:
     with PeakSampler() as peak:
         t = time.perf_counter()
         eig = lowest_levels(op, args.nev, strategy=args.strategy, ncv=ncv, stats=stats, tol=args.tol,
-                            progress=progress if args.verbose else None)
+                            complete_top=args.complete_top, progress=progress if args.verbose else None)
         out["seconds"] = round(time.perf_counter() - t, 2)
     out.update(strategy=args.strategy, ncv=ncv if args.strategy == "arpack" else None,
+               complete_top=args.complete_top,
                matvecs=stats["matvecs"], completion_matvecs=stats["completion_matvecs"],
                peak_rss_delta_gib=peak.delta_gib, energies=[float(e) for e in eig.energies],
                degeneracies=[[e, k] for e, k in eig.degeneracies])
@@ -116,6 +118,9 @@ def main() -> None:
     ap.add_argument("--layers", nargs="*", default=None)
     ap.add_argument("--no-degeneracy-check", action="store_true",
                     help="ground state only (skip the deflated solve for the next level)")
+    ap.add_argument("--complete-top", action="store_true",
+                    help="also the partners of the nev-th level, as `edkit spectrum --nev` does (without it: "
+                         "exactly nev levels; the multiplicity of the last one is not resolved)")
     ap.add_argument("--threads", type=int, default=None, help="numba threads (default: all cores)")
     ap.add_argument("--check", action="store_true", help="compare with the stored path (small sizes)")
     ap.add_argument("--verbose", action="store_true")

@@ -16,6 +16,7 @@ from functools import cache
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import scipy.sparse.linalg as sla
 import sympy
 
@@ -202,6 +203,54 @@ def test_fused_second_pass_reproduces_the_first_bit_for_bit(monkeypatch):
     assert fused[1].energy > fused[0].energy - 1e-12
 
 
+@pytest.mark.parametrize("k", [0, 1, 3, 4, 5])
+def test_lanczos_update_kernels_agree_with_numpy_and_bit_for_bit(k):
+    """The Lanczos update with ``k`` deflated vectors and two accumulated Ritz vectors: the
+    single-loop version (``k <= 4``) and the general one (``k = 5``), in the unfused step and in the
+    fused pass (which computes ``H W`` itself), against NumPy, and the two kernels against each other
+    bit for bit (complex operator, several row groups, two threads)."""
+    from edkit.engine import update_kernels
+    from edkit.engine.lanczos import _step, _typed_list
+    from tests.test_matfree import exotic_ring
+
+    assert update_kernels.FUSED_DEFLATE == 4  # k = 5 takes the general path
+    vals = {"t": 1.0, "phi": 0.3, "U": 2.0, "h": 0.25, "P": 0.4, "J": 0.7}
+    op = MatrixFreeHamiltonian(exotic_ring(6), vals, Sector(3, 2), threads=2)
+    n, dt = op.shape[0], op.dtype
+    rng = np.random.default_rng(k)
+
+    def vec():
+        return rng.standard_normal(n) + 1j * rng.standard_normal(n)
+
+    W, Wp0, x0, x20 = vec(), vec(), vec(), vec()
+    D = [vec() for _ in range(k)]
+    coef = (rng.standard_normal(k) + 1j * rng.standard_normal(k)).astype(dt)
+    a, b, c, g, g2 = dt.type(0.7 - 0.1j), dt.type(0.3), dt.type(-0.2 + 0.05j), dt.type(1.5j), dt.type(-0.4)
+    Y = op.apply(W)[0]
+    want = a * (Y + sum((ci * d for ci, d in zip(coef, D)), np.zeros(n, dtype=dt))) - b * W - c * Wp0
+    groups = -(-n // op.block)
+    assert groups >= 2
+    results = []
+    for fused in (False, True):
+        Wp, x, x2 = Wp0.copy(), x0.copy(), x20.copy()
+        parts = np.zeros((groups, k + 2), dtype=dt)
+        if fused:
+            op.lanczos_update(W, Wp, x, a, b, c, _typed_list(D, dt), coef, g, x2, g2, parts)
+        else:
+            _step(Y, W, Wp, a, b, c, _typed_list(D, dt), coef, x, g, x2, g2, parts, op.block)
+        results.append((Wp, x, x2, parts))
+        sums = parts.sum(axis=0)
+        assert np.allclose(Wp, want, atol=1e-12)
+        assert np.allclose(x, x0 + g * W, atol=1e-12) and np.allclose(x2, x20 + g2 * W, atol=1e-12)
+        assert sums[0].real == pytest.approx(np.vdot(want, want).real, rel=1e-12)
+        assert np.allclose(sums[1:1 + k], [np.vdot(d, want) for d in D], rtol=1e-12, atol=1e-9)
+        if not fused:  # <W, Wp> for Paige's alpha (pass 1 only)
+            assert sums[1 + k] == pytest.approx(np.vdot(W, want), rel=1e-12)
+    (w1, x1, y1, p1), (w2, x2, y2, p2) = results
+    assert np.array_equal(w1, w2) and np.array_equal(x1, x2) and np.array_equal(y1, y2)
+    assert np.array_equal(p1[:, :1 + k], p2[:, :1 + k])
+
+
 def test_norms_and_inner_products_are_accurate_at_large_length():
     """Blockwise partial sums added pairwise: a sequential sum per thread drops the small terms after
     a large one (here 1 + 2^20 terms of 9e-18: each below half an ulp of 1). Truth: math.fsum."""
@@ -283,6 +332,56 @@ def test_constructed_spectrum_multiplets_complete(strategy, complex_):
     assert [k for _, k in eig.degeneracies] == [1, 3, 2]
     top = lowest_levels(op, 3, strategy=strategy, complete_top=True)  # the threefold level whole
     np.testing.assert_allclose(top.energies, SPEC[:4], atol=1e-9)
+
+
+def test_next_level_from_the_same_run():
+    """``ground_state(second=True)``: the next distinct level and its vector from the same two passes
+    (orthogonal to the lowest, residual at the target); ``None`` when it is too slow to converge (a
+    level 1e-6 from its neighbour), the lowest level unaffected."""
+    op = constructed(SPEC[3:], seed=6)  # -2, -1.5 (twofold), -1, ...
+    g = ground_state(op, tol=1e-10, second=True)
+    assert g.energy == pytest.approx(-2.0, abs=1e-12) and g.second.energy == pytest.approx(-1.5, abs=1e-12)
+    x2 = g.second.vector
+    assert abs(np.vdot(g.vector, x2)) < 1e-12 and np.linalg.norm(x2) == pytest.approx(1.0)
+    assert np.linalg.norm(op @ x2 + 1.5 * x2) == pytest.approx(g.second.residual, rel=1e-6, abs=1e-14)
+    assert g.second.residual <= 1e-10 * 2.5 and not g.second.floor
+    plain = ground_state(op, tol=1e-10)
+    assert g.iterations > plain.iterations  # waited for the next level
+    close = np.concatenate([[-3.0, -2.0], np.linspace(-2.0 + 1e-4, 4.0, 20_000)])
+    op = sla.aslinearoperator(sp.diags(close))  # the basis does not matter to Lanczos
+    plain = ground_state(op, tol=1e-10)
+    g = ground_state(op, tol=1e-10, second=True)
+    assert g.second is None and g.energy == pytest.approx(-3.0, abs=1e-12)
+    assert g.iterations <= 2 * plain.iterations + 5  # gave up after SECOND_STEPS times the steps
+
+
+@pytest.mark.parametrize("vectors", [False, True])
+def test_levels_taken_as_next_levels_are_certified_by_deflation(monkeypatch, vectors):
+    """A level taken as the next level of a run skips the partners of a degenerate level below it;
+    the later deflated solves insert them. Threefold lowest level: the first run gives -2 and -1.5,
+    the next two the partners of -2; a run that gives a next level is counted."""
+    from edkit.engine import levels as levels_mod
+
+    calls: list = []
+    solve = levels_mod.ground_state
+
+    def spy(*a, **k):
+        out = solve(*a, **k)
+        calls.append((k.get("second"), out.second is not None))
+        return out
+
+    monkeypatch.setattr(levels_mod, "ground_state", spy)
+    op = constructed(SPEC[1:], seed=8)  # -2 (threefold), -1.5 (twofold), -1, ...
+    eig = lowest_levels(op, 3, vectors=vectors)
+    np.testing.assert_allclose(eig.energies, [-2.0, -2.0, -2.0], atol=1e-10)
+    assert calls[0] == (True, True)
+    if vectors:
+        v = eig.vectors
+        np.testing.assert_allclose(v.conj().T @ v, np.eye(3), atol=1e-9)
+    calls.clear()
+    eig = lowest_levels(op, 6, vectors=vectors)
+    np.testing.assert_allclose(eig.energies, SPEC[1:7], atol=1e-10)
+    assert [k for _, k in eig.degeneracies] == [3, 2, 1]
 
 
 def test_completion_adds_missed_partners():

@@ -41,9 +41,13 @@ other matrix-free solves (:mod:`edkit.engine.levels`).
 with :math:`\sigma` about the spectrum's width (:func:`spread_estimate`): its lowest level is the
 next level of ``H`` (the partner of a degenerate level included, since the start vector has a
 component along it). The shift is fused into the Lanczos update (:func:`_step`): the overlaps
-:math:`\langle x_i, v\rangle` of the next vector are summed while it is written, so a deflated
-vector costs one read per step (measured at 6 rungs: 8.6 ms per update with three deflated
-vectors against 8.2 ms with none).
+:math:`\langle x_i, v\rangle` of the next vector are summed while it is written, in the same
+element loop (:mod:`edkit.engine.update_kernels`), so a deflated vector costs one read per step
+(measured at 7 rungs, 11.8M states: 12.7 ms per update with none, 28.6 ms with three).
+
+**The next level from the same run** (``second=True``): pass 1 continues until the next distinct
+Ritz pair has converged too, and pass 2 accumulates its vector as well (one more vector), which
+costs the extra steps only instead of a deflated solve of its own; see :class:`NextLevel`.
 :func:`ground_manifold` uses it to find a degenerate ground manifold, and
 :func:`edkit.engine.levels.lowest_levels` (``strategy="deflation"``) the few lowest levels on
 ``nev + 3`` vectors.
@@ -64,6 +68,7 @@ import scipy.sparse.linalg as sla
 from scipy.linalg import eigh_tridiagonal
 
 from edkit.engine.matfree import SUM_BLOCK, MatrixFreeHamiltonian
+from edkit.engine.update_kernels import FUSED_DEFLATE, SUB_BLOCK, fused_operands, span_fused, span_general
 
 #: Vectors held by :func:`ground_state` (``W``, ``W_prev``, ``Y``, start vector / accumulator).
 GROUND_STATE_VECTORS = 4
@@ -81,6 +86,14 @@ ENERGY_TOL = 1e-12
 #: (The residuals of 3.3e-11 at 7 rungs and 1.1e-9 at 8 rungs that first looked like such a floor
 #: were the error of a sequentially summed norm, now summed blockwise: see :func:`_norm_sq`.)
 RESTART_FACTOR = 100.0
+#: ``ground_state(second=True)``: the run waits for the next level at most this many times the steps
+#: the lowest level needed (then returns without it).
+SECOND_STEPS = 2.0
+#: ``ground_state(second=True)``: Ritz values within this (relative) of the lowest are copies of it
+#: (plain Lanczos repeats a converged level once orthogonality is lost), not the next level.
+SECOND_SEPARATION = 1e-8
+#: Ritz values examined for the next distinct level.
+_SECOND_WINDOW = 8
 #: Elements generated per call when the seeded start vector is written into its buffer.
 _CHUNK = 1 << 20
 #: Below this dimension the compiled kernels run on one thread: waking numba's threads costs more
@@ -126,6 +139,9 @@ class GroundState:
     floor
         Not converged, but the measured residual is within :data:`RESTART_FACTOR` of the target,
         where a restart from the vector is not trusted to lower it (a larger ``tol`` is the remedy).
+    second
+        With ``ground_state(second=True)``: the next distinct level of the same run, or ``None`` when
+        it did not converge within :data:`SECOND_STEPS` times the steps of the lowest one.
     """
 
     energy: float
@@ -135,6 +151,26 @@ class GroundState:
     matvecs: int
     converged: bool
     rounds: int = 1
+    floor: bool = False
+    second: NextLevel | None = None
+
+
+@dataclass
+class NextLevel:
+    """The next distinct level from the same Lanczos run (``ground_state(second=True)``).
+
+    Attributes
+    ----------
+    energy, vector, residual
+        As in :class:`GroundState` (residual measured; at most :data:`RESTART_FACTOR` times the
+        target, ``floor`` when above the target). A degenerate partner of the lowest level is never
+        this level (one Krylov space holds one direction of each eigenspace): levels between the two
+        can be missing, and :func:`edkit.engine.levels.lowest_levels` finds them by deflation.
+    """
+
+    energy: float
+    vector: np.ndarray
+    residual: float
     floor: bool = False
 
 
@@ -283,62 +319,45 @@ FUSED_PASS2 = True
 #: ... from this dimension on: it saves two passes over vectors that do not fit in cache, and costs
 #: ~5 s of compilation per dtype, which smaller sectors never earn back.
 FUSED_MIN_DIMENSION = 1_000_000
-#: Elements per task of the fused Lanczos step (a block of ``Y`` and of each deflated vector stays
-#: in cache between the kernel's sweeps).
+#: Elements per task of the Lanczos step when the operator has no row groups.
 _BLOCK = 4096
 
 
 @numba.njit(cache=True, parallel=True)
-def _step(Y, W, Wp, a, b, c, D, coef, x, g, parts, block):
+def _step(Y, W, Wp, a, b, c, D, coef, x, g, x2, g2, parts, block):
     """One fused Lanczos update, block by block (in parallel).
 
     ``Wp <- a (Y + sum_i coef[i] D[i]) - b W - c Wp``; ``x += g W`` when ``x`` has the vectors'
-    length (pass 2); ``parts[p, 0]`` = block ``p`` of ``||Wp||^2``,
+    length (pass 2), and ``x2 += g2 W`` likewise (a second Ritz vector); ``parts[p, 0]`` = block
+    ``p`` of ``||Wp||^2``,
     ``parts[p, 1 + i]`` = block ``p`` of ``<D[i], Wp>`` (the deflation overlaps of the next step) and
     ``parts[p, 1 + k]`` = block ``p`` of ``<W, Wp>`` (for Paige's alpha). ``D`` is a typed list of
-    the deflated vectors; each is read once per step (a sub-block of :data:`_BLOCK` elements is
-    reused from cache), so deflation adds about one vector read per deflated vector to the update.
-    Each block (``block`` elements: the operator's row group) is swept in sub-blocks of
-    :data:`_BLOCK` with running sums in ascending order, the order of
-    :func:`edkit.engine.matfree._lanczos_rows`, so that both give the same sums bit for bit.
+    the deflated vectors; each is read once per step. Each block (``block`` elements: the operator's
+    row group) is one span of :mod:`edkit.engine.update_kernels`, the element loop that
+    :func:`edkit.engine.matfree._lanczos_rows` runs row by row on the same groups, so that both give
+    the same vectors and sums bit for bit.
     """
     n = Y.shape[0]
     k = len(D)
     acc_x = x.shape[0] == n
+    acc_x2 = x2.shape[0] == n
+    fused = k <= FUSED_DEFLATE
+    Ds, cs = fused_operands(D, coef, W)
     for p in numba.prange(parts.shape[0]):
         lo = p * block
         hi = min(n, lo + block)
-        tmp = np.empty(min(_BLOCK, hi - lo), dtype=Y.dtype)
-        accs = np.zeros(k, dtype=parts.dtype)
-        nrm = 0.0
-        loc = 0.0 * parts[p, 0]
-        for s0 in range(lo, hi, _BLOCK):
-            s1 = min(hi, s0 + _BLOCK)
-            for j in range(s0, s1):
-                tmp[j - s0] = Y[j]
-            for i in range(k):
-                Di = D[i]
-                ci = coef[i]
-                for j in range(s0, s1):
-                    tmp[j - s0] += ci * Di[j]
-            for j in range(s0, s1):
-                w = W[j]
-                if acc_x:
-                    x[j] += g * w
-                v = a * tmp[j - s0] - b * w - c * Wp[j]
-                Wp[j] = v
-                nrm += (np.conj(v) * v).real
-                loc += np.conj(w) * v
-            for i in range(k):
-                Di = D[i]
-                acc = accs[i]
-                for j in range(s0, s1):
-                    acc += np.conj(Di[j]) * Wp[j]
-                accs[i] = acc
+        if fused:
+            sums = np.zeros(FUSED_DEFLATE + 1, dtype=parts.dtype)
+            nrm = span_fused(Y, 0, W, Wp, x, acc_x, x2, acc_x2, lo, hi, a, b, c, k, Ds, cs, g, g2, sums, 0.0)
+        else:
+            sums = np.zeros(k + 1, dtype=parts.dtype)
+            tmp = np.empty(SUB_BLOCK, dtype=Y.dtype)
+            nrm = span_general(Y, 0, W, Wp, x, acc_x, x2, acc_x2, lo, hi, a, b, c, D, coef, g, g2, sums, 0.0,
+                               tmp)
         parts[p, 0] = nrm
-        parts[p, 1 + k] = loc
         for i in range(k):
-            parts[p, 1 + i] = accs[i]
+            parts[p, 1 + i] = sums[i]
+        parts[p, 1 + k] = sums[FUSED_DEFLATE if fused else k]
 
 
 def _typed_list(vectors: Sequence[np.ndarray], dtype: np.dtype) -> numba.typed.List:
@@ -394,13 +413,15 @@ class _Recurrence:
 
     def run(self, start: np.ndarray | None, seed: int, steps: int, *, alphas: list[float] | None = None,
             betas: list[float] | None = None, y: np.ndarray | None = None, x: np.ndarray | None = None,
+            y2: np.ndarray | None = None, x2: np.ndarray | None = None,
             check: Callable[[int, list[float], list[float], float], bool] | None = None
             ) -> tuple[list[float], list[float], float]:
         """Run the recurrence from ``start`` (or the seeded random vector).
 
         Pass 1 (``alphas is None``): computes and returns the coefficients, calling
         ``check(step, alphas, betas, beta_next)`` every step (``True`` stops). Pass 2: uses the
-        given coefficients for ``steps`` vectors and accumulates ``x += y_k v_k`` (``x`` zeroed here).
+        given coefficients for ``steps`` vectors and accumulates ``x += y_k v_k`` (``x`` zeroed here),
+        and ``x2 += y2_k v_k`` when ``x2`` is given (a second Ritz vector, same pass).
         """
         W, Wp, Y = self.W, self.Wp, self.Y
         dt = self.dtype.type
@@ -416,10 +437,15 @@ class _Recurrence:
             alphas, betas = [], []
         else:
             x[:] = 0
+            if x2 is not None:
+                x2[:] = 0
+        x2_or_none = self.none if x2 is None else x2
         sp, beta, beta_next, local = 0.0, 0.0, 0.0, 0.0
         for k in range(steps):
             if not first and k == steps - 1:
                 _axpy(x, W, dt(y[k] * s))  # the last vector; no further step needed
+                if x2 is not None:
+                    _axpy(x2, W, dt(y2[k] * s))
                 break
             if first or not self.fused:
                 dot = self.apply(W, Y)
@@ -430,12 +456,13 @@ class _Recurrence:
             else:
                 alpha = alphas[k]
             args = (dt(s), dt(alpha * s), dt(beta * sp), self.D, self._coef(c))
+            g2 = dt(0.0 if x2 is None else y2[k] * s)
             if first or not self.fused:
-                _step(Y, W, Wp, *args, self.none if first else x, dt(0.0 if first else y[k] * s), self.parts,
-                      self.block)
+                g = dt(0.0 if first else y[k] * s)
+                _step(Y, W, Wp, *args, self.none if first else x, g, x2_or_none, g2, self.parts, self.block)
             else:  # pass 2 of a matrix-free operator: H W is never stored
                 self.matvecs += 1
-                self.op.lanczos_update(W, Wp, x, *args, dt(y[k] * s), self.parts)
+                self.op.lanczos_update(W, Wp, x, *args, dt(y[k] * s), x2_or_none, g2, self.parts)
             sums = self.parts.sum(axis=0)
             if first:
                 beta_next = float(np.sqrt(sums[0].real))
@@ -488,7 +515,7 @@ def spread_estimate(op: sla.LinearOperator, *, seed: int = 0, steps: int = 20) -
 
 def _pass1(rec: _Recurrence, start, seed: int, tol: float, maxiter: int, check_every: int, progress,
            above: float | None = None, decide: float | None = None,
-           energy_tol: float | None = None) -> dict:
+           energy_tol: float | None = None, second: bool = False) -> dict:
     """Pass 1: the coefficients until the lowest Ritz pair converges (see :func:`ground_state`).
 
     Stops when the residual estimate ``beta |y_last|`` is at most ``tol * (1 + |theta|)``, on
@@ -496,9 +523,13 @@ def _pass1(rec: _Recurrence, start, seed: int, tol: float, maxiter: int, check_e
     ``theta - estimate > above`` with an estimate at most ``decide * (1 + |theta|)``; with
     ``energy_tol`` (energy-only solves) also when the lowest Ritz value moved by at most
     ``energy_tol * (1 + |theta|)`` over each of the last two checks (the rule of
-    :func:`edkit.engine.matfree.lanczos_ground_energy`).
+    :func:`edkit.engine.matfree.lanczos_ground_energy`). With ``second``, a converged lowest pair
+    also waits for the next distinct Ritz value (more than :data:`SECOND_SEPARATION` above) to reach
+    the same residual target, for at most :data:`SECOND_STEPS` times the steps so far; ``"second"``
+    in the result is then its index among the Ritz values (else ``None``).
     """
-    state = {"theta": np.inf, "estimate": np.inf, "converged": False, "scale": 1.0}
+    state = {"theta": np.inf, "estimate": np.inf, "converged": False, "scale": 1.0, "second": None,
+             "first_done": None}
     history: list[float] = []
 
     def check(k, alphas, betas, beta_next) -> bool:
@@ -506,7 +537,9 @@ def _pass1(rec: _Recurrence, start, seed: int, tol: float, maxiter: int, check_e
         breakdown = beta_next <= 1e-13 * state["scale"]
         if not (k % check_every == 0 or breakdown or k == maxiter):
             return False
-        vals, vecs = eigh_tridiagonal(np.array(alphas), np.array(betas), select="i", select_range=(0, 0))
+        window = min(_SECOND_WINDOW, k) if second else 1
+        vals, vecs = eigh_tridiagonal(np.array(alphas), np.array(betas), select="i",
+                                      select_range=(0, window - 1))
         theta, estimate = float(vals[0]), beta_next * abs(float(vecs[-1, 0]))
         state.update(theta=theta, estimate=estimate)
         if progress is not None:
@@ -518,34 +551,51 @@ def _pass1(rec: _Recurrence, start, seed: int, tol: float, maxiter: int, check_e
             moved = max(history[-3] - history[-2], history[-2] - theta)
             early = early or moved <= energy_tol * (1 + abs(theta))
         state["converged"] = bool(breakdown or early or estimate <= tol * (1 + abs(theta)))
-        return state["converged"] or k == maxiter
+        if not (second and state["converged"]) or breakdown or early:
+            return state["converged"] or k == maxiter
+        if state["first_done"] is None:
+            state["first_done"] = k
+        above_first = np.flatnonzero(vals - theta > SECOND_SEPARATION * (1 + abs(theta)))
+        if len(above_first):
+            i = int(above_first[0])
+            est2 = beta_next * abs(float(vecs[-1, i]))
+            if progress is not None:
+                progress(f"  next level: E = {float(vals[i]):.12f}, residual estimate {est2:.2e}")
+            if est2 <= tol * (1 + abs(float(vals[i]))):
+                state["second"] = i
+                return True
+        return k >= SECOND_STEPS * state["first_done"] or k == maxiter
 
     alphas, betas, _ = rec.run(start, seed, maxiter, check=check)
     return {"alphas": alphas, "betas": betas[:len(alphas) - 1], "theta": state["theta"],
-            "estimate": state["estimate"], "steps": len(alphas), "converged": state["converged"]}
+            "estimate": state["estimate"], "steps": len(alphas), "converged": state["converged"],
+            "second": state["second"]}
 
 
 def _pass2(rec: _Recurrence, start, seed: int, x: np.ndarray, alphas: list[float],
-           betas: list[float]) -> None:
-    """Pass 2: regenerate ``v_k`` with the stored coefficients and accumulate the lowest Ritz vector.
+           betas: list[float], second: int | None = None, x2: np.ndarray | None = None) -> None:
+    """Pass 2: regenerate ``v_k`` with the stored coefficients and accumulate the lowest Ritz vector
+    (and, with ``second``, the Ritz vector of that index into ``x2``).
 
     ``start`` may be ``x`` itself (a restart): it is copied into ``W`` before ``x`` is zeroed, so no
     fifth vector is needed.
     """
     m = len(alphas)
+    top = 0 if second is None else second
     if m == 1:
-        y = np.ones(1)
+        vecs = np.ones((1, 1))
     else:
-        _, vecs = eigh_tridiagonal(np.array(alphas), np.array(betas[:m - 1]), select="i", select_range=(0, 0))
-        y = vecs[:, 0]
-    rec.run(start, seed, m, alphas=alphas, betas=betas, y=y, x=x)
+        _, vecs = eigh_tridiagonal(np.array(alphas), np.array(betas[:m - 1]), select="i",
+                                   select_range=(0, top))
+    rec.run(start, seed, m, alphas=alphas, betas=betas, y=vecs[:, 0], x=x,
+            y2=None if second is None else vecs[:, top], x2=x2)
 
 
 def ground_state(op: sla.LinearOperator, *, tol: float = 1e-10, seed: int = 0,
                  start: np.ndarray | None = None, maxiter: int = 2000, rounds: int = 4, check_every: int = 5,
                  deflate: Sequence[np.ndarray] = (), sigma: float | None = None,
                  only_below: float | None = None, decide: float | None = None,
-                 overwrite_start: bool = False, threads: int | None = None,
+                 overwrite_start: bool = False, second: bool = False, threads: int | None = None,
                  progress: Callable[[str], None] | None = None) -> GroundState:
     """Lowest eigenpair of a Hermitian operator by two-pass Lanczos on four vectors.
 
@@ -582,6 +632,14 @@ def ground_state(op: sla.LinearOperator, *, tol: float = 1e-10, seed: int = 0,
         With ``only_below``: stop pass 1 early, once the Ritz value minus its residual estimate is
         above ``only_below`` and the estimate is at most ``decide * (1 + |E|)`` (the level is
         clearly above; its energy is then less accurate). ``None``: converge to ``tol``.
+    second
+        Also return the next distinct level of the same run (:attr:`GroundState.second`): pass 1
+        continues until its Ritz pair reaches ``tol`` too (at most :data:`SECOND_STEPS` times the
+        steps of the lowest), and pass 2 accumulates both vectors (one more vector). The next level
+        costs the extra steps only, instead of a deflated solve of its own (at 7 rungs 345 steps
+        for both against 255 + 330). It is ``None`` when it did not converge in time, when its
+        measured residual is above :data:`RESTART_FACTOR` times the target, or when it overlaps a
+        deflated vector; the lowest level is unaffected.
     threads
         numba threads (default: see :func:`numba_threads`).
     progress
@@ -596,8 +654,8 @@ def ground_state(op: sla.LinearOperator, *, tol: float = 1e-10, seed: int = 0,
     Notes
     -----
     Memory: :data:`GROUND_STATE_VECTORS` (4) vectors of ``op.shape[0]`` elements plus one per
-    deflated vector (3 plus those with ``only_below`` when the level is above); see
-    :func:`memory_bytes`.
+    deflated vector (3 plus those with ``only_below`` when the level is above; one more with
+    ``second``); see :func:`memory_bytes`.
     """
     with numba_threads(op.shape[0], threads):
         if deflate and sigma is None:
@@ -606,7 +664,10 @@ def ground_state(op: sla.LinearOperator, *, tol: float = 1e-10, seed: int = 0,
             if start is not None and not overwrite_start:
                 start = np.array(start, dtype=op.dtype, copy=True).ravel()
             out = _ground_state(op, tol, seed, start, maxiter, rounds, check_every, deflate, sigma,
-                                only_below, decide, progress)
+                                only_below, decide, second, progress)
+            if deflate and out.second is not None and max(abs(_vdot(d, out.second.vector))
+                                                          for d in deflate) > 1e-6:
+                out.second = None  # not orthogonal to the deflated vectors: not trusted
             if not deflate or out.vector is None:
                 return out
             overlap = max(abs(_vdot(d, out.vector)) for d in deflate)
@@ -617,34 +678,53 @@ def ground_state(op: sla.LinearOperator, *, tol: float = 1e-10, seed: int = 0,
 
 
 def _ground_state(op, tol, seed, start, maxiter, rounds, check_every, deflate, sigma, only_below,
-                  decide, progress) -> GroundState:
+                  decide, second, progress) -> GroundState:
     rec = _Recurrence(op, deflate, sigma)
     x = start  # owned here (copied by the caller unless overwrite_start)
     steps = 0
     energy, residual = np.nan, np.inf
+    nxt = None
     for r in range(1, rounds + 1):
         energy_only = only_below == -np.inf and r == 1  # no vector: stop once the energy has converged
         res = _pass1(rec, x, seed, tol, maxiter, check_every, progress,
-                     only_below if r == 1 else None, decide, ENERGY_TOL if energy_only else None)
+                     only_below if r == 1 else None, decide, ENERGY_TOL if energy_only else None,
+                     second and r == 1)
         steps += res["steps"]
         if only_below is not None and r == 1 and res["theta"] > only_below:
             return GroundState(res["theta"], None, res["estimate"], steps, rec.matvecs, res["converged"], r)
+        x2 = None if res["second"] is None else np.empty(rec.n, dtype=rec.dtype)
         if x is None:
             x = np.empty(rec.n, dtype=rec.dtype)
-            _pass2(rec, None, seed, x, res["alphas"], res["betas"])
+            _pass2(rec, None, seed, x, res["alphas"], res["betas"], res["second"], x2)
         else:
-            _pass2(rec, x, seed, x, res["alphas"], res["betas"])
+            _pass2(rec, x, seed, x, res["alphas"], res["betas"], res["second"], x2)
+        if x2 is not None:
+            nxt = _next_level(rec, x2, x, tol, progress)
         energy, residual = rec.residual(x)
         if progress is not None:
             progress(f"Lanczos round {r}: E = {energy:.12f}, residual |Hx - Ex| = {residual:.2e} "
                      f"({res['steps']} steps)")
         if residual <= tol * (1 + abs(energy)):
-            return GroundState(energy, x, residual, steps, rec.matvecs, True, r)
+            return GroundState(energy, x, residual, steps, rec.matvecs, True, r, second=nxt)
         if residual <= RESTART_FACTOR * tol * (1 + abs(energy)):
             # pass 1 converged but the measured residual is at plain Lanczos's rounding floor; a
             # restart from x (first beta ~ residual, so v_2 is mostly rounding) makes it worse
-            return GroundState(energy, x, residual, steps, rec.matvecs, False, r, floor=True)
-    return GroundState(energy, x, residual, steps, rec.matvecs, False, rounds)
+            return GroundState(energy, x, residual, steps, rec.matvecs, False, r, floor=True, second=nxt)
+    return GroundState(energy, x, residual, steps, rec.matvecs, False, rounds, second=nxt)
+
+
+def _next_level(rec: _Recurrence, x2: np.ndarray, x: np.ndarray, tol: float, progress) -> NextLevel | None:
+    """The second Ritz vector of a run, made orthogonal to the first (``x``, not yet normalized) and
+    measured (one matvec); ``None`` when its residual is above :data:`RESTART_FACTOR` times the target."""
+    c = _vdot(x, x2) / _norm_sq(x)  # the two Ritz vectors are orthogonal up to the lost orthogonality
+    _axpy(x2, x, rec.dtype.type(-(c if rec.dtype.kind == "c" else c.real)))
+    energy, residual = rec.residual(x2)
+    target = tol * (1 + abs(energy))
+    if progress is not None:
+        progress(f"next level: E = {energy:.12f}, residual |Hx - Ex| = {residual:.2e}")
+    if residual > RESTART_FACTOR * target:
+        return None
+    return NextLevel(energy, x2, residual, floor=residual > target)
 
 
 def ground_manifold(op: sla.LinearOperator, *, tol: float = 1e-10, degeneracy_tol: float = 1e-8,
@@ -701,6 +781,6 @@ def ground_manifold(op: sla.LinearOperator, *, tol: float = 1e-10, degeneracy_to
     return states, None
 
 
-__all__ = ["ENERGY_TOL", "ENERGY_VECTORS", "GROUND_STATE_VECTORS", "RESTART_FACTOR", "SERIAL_DIMENSION",
-           "GroundState", "fill_start", "ground_manifold", "ground_state", "memory_bytes", "numba_threads",
-           "spread_estimate"]
+__all__ = ["ENERGY_TOL", "ENERGY_VECTORS", "GROUND_STATE_VECTORS", "RESTART_FACTOR", "SECOND_SEPARATION",
+           "SECOND_STEPS", "SERIAL_DIMENSION", "GroundState", "NextLevel", "fill_start", "ground_manifold",
+           "ground_state", "memory_bytes", "numba_threads", "spread_estimate"]

@@ -54,6 +54,7 @@ from numba.extending import intrinsic
 
 from edkit.core.model import Model, ModelError, Sector
 from edkit.engine.backends.matrix_free import MAX_ORBITALS  # the kernel's limits live in its backend
+from edkit.engine.update_kernels import FUSED_DEFLATE, SUB_BLOCK, fused_operands, span_fused, span_general
 
 
 @intrinsic
@@ -196,7 +197,7 @@ def _matvec(X, Y, dots, ups, dns, rank_up, rank_dn, n, const, diag_up, diag_dn, 
 
 
 @numba.njit(cache=True, parallel=True)
-def _lanczos_rows(X, S, Wp, x, a, b, c, D, coef, g, parts, dots, ups, dns, rank_up, rank_dn, n, const,
+def _lanczos_rows(X, S, Wp, x, a, b, c, D, coef, g, x2, g2, parts, dots, ups, dns, rank_up, rank_dn, n, const,
                   diag_up, diag_dn, pair_mask, pair_coef, mix_up, mix_dn, mix_coef, t_up_ptr, t_up_col,
                   t_up_val, t_dn_ptr, t_dn_col, t_dn_val, gen_mode, gen_dag, gen_len, gen_coef):
     """One Lanczos update with known coefficients, without storing ``H X`` (pass 2 of the two-pass
@@ -204,20 +205,25 @@ def _lanczos_rows(X, S, Wp, x, a, b, c, D, coef, g, parts, dots, ups, dns, rank_
 
     Group by group of :data:`ROWS` rows (thread ``t`` takes groups ``t, t + T, ...``), ``H X`` is
     computed into the thread's scratch rows ``S[t]`` by the matvec's own row functions, then
-    ``Wp <- a (H X + sum_i coef[i] D[i]) - b X - c Wp`` and ``x += g X`` (skipped when ``x`` is
-    empty), element by element in the order of :func:`edkit.engine.lanczos._step`, so that the
-    vectors are bitwise those of the unfused step. ``parts[q, 1 + i]`` = ``<D[i], Wp>`` over group
-    ``q`` (``parts[q, 0]``: ``||Wp||^2``); the caller sums over groups. Saves writing and reading
+    ``Wp <- a (H X + sum_i coef[i] D[i]) - b X - c Wp``, ``x += g X`` and ``x2 += g2 X`` (each skipped
+    when empty) by the element loop of :func:`edkit.engine.lanczos._step` (:mod:`edkit.engine.update_kernels`,
+    the group's rows in order), so that the vectors are bitwise those of the unfused step.
+    ``parts[q]`` as in ``_step``, over group ``q``; the caller sums over groups. Saves writing and reading
     back ``H X`` (two vector passes of the ~seven per step).
     """
     d_up, d_dn = X.shape
     nt = S.shape[0]
     k = len(D)
+    W = X.reshape(-1)
     acc_x = x.shape[0] == X.size
+    acc_x2 = x2.shape[0] == X.size
+    fused = k <= FUSED_DEFLATE
+    Ds, cs = fused_operands(D, coef, W)
     groups = (d_up + ROWS - 1) // ROWS
     for t in numba.prange(nt):
         Y = S[t]
-        accs = np.zeros(k, dtype=parts.dtype)
+        sums = np.zeros(FUSED_DEFLATE + 1 if fused else k + 1, dtype=parts.dtype)
+        tmp = np.empty(0 if fused else SUB_BLOCK, dtype=X.dtype)
         for q in range(t, groups, nt):
             i0 = q * ROWS
             i1 = min(i0 + ROWS, d_up)
@@ -230,35 +236,19 @@ def _lanczos_rows(X, S, Wp, x, a, b, c, D, coef, g, parts, dots, ups, dns, rank_
                 _row_end(iu, X, Y, i0, dots, ups, dns, rank_up, rank_dn, n, gen_mode, gen_dag, gen_len,
                          gen_coef)
             nrm = 0.0
-            for i in range(k):
-                accs[i] = 0.0
-            for iu in range(i0, i1):
-                yr = Y[iu - i0]
-                xr = X[iu]
-                base = iu * d_dn
-                for i in range(k):  # the deflation shift, added in _step's order
-                    Di = D[i]
-                    ci = coef[i]
-                    for kk in range(d_dn):
-                        yr[kk] += ci * Di[base + kk]
-                for kk in range(d_dn):
-                    j = base + kk
-                    tmp = yr[kk]
-                    w = xr[kk]
-                    if acc_x:
-                        x[j] += g * w
-                    v = a * tmp - b * w - c * Wp[j]
-                    Wp[j] = v
-                    nrm += (np.conj(v) * v).real
-                for i in range(k):  # running sums in ascending order, as _step
-                    Di = D[i]
-                    acc = accs[i]
-                    for j in range(base, base + d_dn):
-                        acc += np.conj(Di[j]) * Wp[j]
-                    accs[i] = acc
+            sums[:] = 0.0
+            for iu in range(i0, i1):  # the group's rows are one span of _step, in order
+                lo = iu * d_dn
+                if fused:
+                    nrm = span_fused(Y[iu - i0], lo, W, Wp, x, acc_x, x2, acc_x2, lo, lo + d_dn, a, b, c, k,
+                                     Ds, cs, g, g2, sums, nrm)
+                else:
+                    nrm = span_general(Y[iu - i0], lo, W, Wp, x, acc_x, x2, acc_x2, lo, lo + d_dn, a, b, c,
+                                       D, coef, g, g2, sums, nrm, tmp)
             parts[q, 0] = nrm
             for i in range(k):
-                parts[q, 1 + i] = accs[i]
+                parts[q, 1 + i] = sums[i]
+            parts[q, 1 + k] = sums[FUSED_DEFLATE if fused else k]
 
 
 @numba.njit(cache=True, parallel=True)
@@ -467,10 +457,11 @@ class MatrixFreeHamiltonian(sla.LinearOperator):
         return ROWS * len(self.dns)
 
     def lanczos_update(self, W: np.ndarray, Wp: np.ndarray, x: np.ndarray, a, b, c, D, coef, g,
-                       parts: np.ndarray) -> None:
-        """``Wp <- a (H W + sum_i coef[i] D[i]) - b W - c Wp`` and ``x += g W`` in one pass, ``H W`` never
-        stored (:func:`_lanczos_rows`); ``parts`` (one row per :attr:`block`) as
-        :func:`edkit.engine.lanczos._step`. For pass 2 of the two-pass Lanczos, whose coefficients are known.
+                       x2: np.ndarray, g2, parts: np.ndarray) -> None:
+        """``Wp <- a (H W + sum_i coef[i] D[i]) - b W - c Wp``, ``x += g W`` and ``x2 += g2 W`` (skipped
+        when ``x2`` is empty) in one pass, ``H W`` never stored (:func:`_lanczos_rows`); ``parts`` (one
+        row per :attr:`block`) as :func:`edkit.engine.lanczos._step`. For pass 2 of the two-pass
+        Lanczos, whose coefficients are known.
         """
         dtype = np.dtype(W.dtype)
         X = W.reshape(len(self.ups), len(self.dns))
@@ -480,7 +471,7 @@ class MatrixFreeHamiltonian(sla.LinearOperator):
             self._scratch = (key, np.empty((nt, ROWS, len(self.dns)), dtype=dtype),
                              np.empty(len(self.ups), dtype=dtype))
         _, S, dots = self._scratch
-        _lanczos_rows(X, S, Wp, x, a, b, c, D, coef, g, parts, dots, *self._tables(dtype))
+        _lanczos_rows(X, S, Wp, x, a, b, c, D, coef, g, x2, g2, parts, dots, *self._tables(dtype))
 
     def _matvec(self, x: np.ndarray) -> np.ndarray:
         return self.apply(x)[0]
