@@ -324,7 +324,43 @@ _BLOCK = 4096
 
 
 @numba.njit(cache=True, parallel=True)
-def _step(Y, W, Wp, a, b, c, D, coef, x, g, x2, g2, parts, block):
+def _step_fused(Y, W, Wp, a, b, c, D, coef, x, g, x2, g2, parts, block):
+    """:func:`_step` for at most :data:`~edkit.engine.update_kernels.FUSED_DEFLATE` deflated vectors."""
+    n = Y.shape[0]
+    k = len(D)
+    acc_x = x.shape[0] == n
+    acc_x2 = x2.shape[0] == n
+    Ds, cs = fused_operands(D, coef, W)
+    for p in numba.prange(parts.shape[0]):
+        lo = p * block
+        hi = min(n, lo + block)
+        sums = np.zeros(FUSED_DEFLATE + 1, dtype=parts.dtype)
+        parts[p, 0] = span_fused(Y, 0, W, Wp, x, acc_x, x2, acc_x2, lo, hi, a, b, c, k, Ds, cs, g, g2, sums,
+                                 0.0, True)
+        for i in range(k):
+            parts[p, 1 + i] = sums[i]
+        parts[p, 1 + k] = sums[FUSED_DEFLATE]
+
+
+@numba.njit(cache=True, parallel=True)
+def _step_general(Y, W, Wp, a, b, c, D, coef, x, g, x2, g2, parts, block):
+    """:func:`_step` for any number of deflated vectors (compiled only when used)."""
+    n = Y.shape[0]
+    k = len(D)
+    acc_x = x.shape[0] == n
+    acc_x2 = x2.shape[0] == n
+    for p in numba.prange(parts.shape[0]):
+        lo = p * block
+        hi = min(n, lo + block)
+        sums = np.zeros(k + 1, dtype=parts.dtype)
+        tmp = np.empty(SUB_BLOCK, dtype=Y.dtype)
+        parts[p, 0] = span_general(Y, 0, W, Wp, x, acc_x, x2, acc_x2, lo, hi, a, b, c, D, coef, g, g2, sums,
+                                   0.0, tmp)
+        for i in range(k + 1):
+            parts[p, 1 + i] = sums[i]
+
+
+def _step(Y, W, Wp, a, b, c, D, coef, x, g, x2, g2, parts, block) -> None:
     """One fused Lanczos update, block by block (in parallel).
 
     ``Wp <- a (Y + sum_i coef[i] D[i]) - b W - c Wp``; ``x += g W`` when ``x`` has the vectors'
@@ -337,27 +373,8 @@ def _step(Y, W, Wp, a, b, c, D, coef, x, g, x2, g2, parts, block):
     :func:`edkit.engine.matfree._lanczos_rows` runs row by row on the same groups, so that both give
     the same vectors and sums bit for bit.
     """
-    n = Y.shape[0]
-    k = len(D)
-    acc_x = x.shape[0] == n
-    acc_x2 = x2.shape[0] == n
-    fused = k <= FUSED_DEFLATE
-    Ds, cs = fused_operands(D, coef, W)
-    for p in numba.prange(parts.shape[0]):
-        lo = p * block
-        hi = min(n, lo + block)
-        if fused:
-            sums = np.zeros(FUSED_DEFLATE + 1, dtype=parts.dtype)
-            nrm = span_fused(Y, 0, W, Wp, x, acc_x, x2, acc_x2, lo, hi, a, b, c, k, Ds, cs, g, g2, sums, 0.0)
-        else:
-            sums = np.zeros(k + 1, dtype=parts.dtype)
-            tmp = np.empty(SUB_BLOCK, dtype=Y.dtype)
-            nrm = span_general(Y, 0, W, Wp, x, acc_x, x2, acc_x2, lo, hi, a, b, c, D, coef, g, g2, sums, 0.0,
-                               tmp)
-        parts[p, 0] = nrm
-        for i in range(k):
-            parts[p, 1 + i] = sums[i]
-        parts[p, 1 + k] = sums[FUSED_DEFLATE if fused else k]
+    kernel = _step_fused if len(D) <= FUSED_DEFLATE else _step_general
+    kernel(Y, W, Wp, a, b, c, D, coef, x, g, x2, g2, parts, block)
 
 
 def _typed_list(vectors: Sequence[np.ndarray], dtype: np.dtype) -> numba.typed.List:

@@ -241,7 +241,7 @@ def _lanczos_rows(X, S, Wp, x, a, b, c, D, coef, g, x2, g2, parts, dots, ups, dn
                 lo = iu * d_dn
                 if fused:
                     nrm = span_fused(Y[iu - i0], lo, W, Wp, x, acc_x, x2, acc_x2, lo, lo + d_dn, a, b, c, k,
-                                     Ds, cs, g, g2, sums, nrm)
+                                     Ds, cs, g, g2, sums, nrm, False)
                 else:
                     nrm = span_general(Y[iu - i0], lo, W, Wp, x, acc_x, x2, acc_x2, lo, lo + d_dn, a, b, c,
                                        D, coef, g, g2, sums, nrm, tmp)

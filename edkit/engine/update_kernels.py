@@ -17,12 +17,16 @@ bit for bit, by construction.
 Two versions with the same arithmetic, element by element:
 
 - :func:`span_fused`, for at most :data:`FUSED_DEFLATE` deflated vectors: one loop over the
-  elements, each vector read once, all running sums independent chains in that loop. Measured at
-  7 rungs (11.8M states, two cores): 12.7 / 17.1 / 23.7 / 28.6 ms per update with 0 / 1 / 2 / 3
-  deflated vectors, against 15.7 / 25.6 / 35.4 / 45.2 ms for the loop-per-vector version, whose
-  overlap sums ran one after the other, each a latency-bound chain of dependent adds.
+  elements, each vector read once, all running sums independent chains in that loop (without a
+  deflated vector, a loop without the guarded terms). Measured at 7 rungs (11.8M states, two
+  cores), the unfused step against the previous loop-per-vector version in the same process,
+  alternating: 17.9 / 22.0 / 34.2 ms per update with 0 / 1 / 3 deflated vectors against
+  19.2 / 29.0 / 48.5 ms (the previous version summed each overlap in a loop of its own, a
+  latency-bound chain of dependent adds; a version that kept its sub-blocks and only moved the
+  overlaps into the update loop gained less: 20.9 / 28.5 / 45.8 ms).
 - :func:`span_general`, for any number: sub-blocks of :data:`SUB_BLOCK` elements kept in cache, one
-  loop per deflated vector.
+  loop per deflated vector (the previous version). :func:`edkit.engine.lanczos._step` compiles it only
+  when more than :data:`FUSED_DEFLATE` vectors are deflated.
 """
 
 from __future__ import annotations
@@ -49,15 +53,31 @@ def fused_operands(D, coef, W):
 
 
 @numba.njit(cache=True)
-def span_fused(src, off, W, Wp, x, acc_x, x2, acc_x2, lo, hi, a, b, c, k, Ds, cs, g, g2, sums, nrm):
+def span_fused(src, off, W, Wp, x, acc_x, x2, acc_x2, lo, hi, a, b, c, k, Ds, cs, g, g2, sums, nrm,
+               want_loc):
     """The update on ``lo..hi-1`` for ``k <= FUSED_DEFLATE`` deflated vectors ``Ds[:k]``, one loop.
 
     ``sums`` (length ``FUSED_DEFLATE + 1``) holds the running ``acc[0..3]`` and ``loc`` (last), updated
-    in place; returns the running ``nrm``.
+    in place (``loc`` only with ``want_loc`` when there is no deflated vector: pass 2 does not use it);
+    returns the running ``nrm``.
     """
     D0, D1, D2, D3 = Ds
     c0, c1, c2, c3 = cs[0], cs[1], cs[2], cs[3]
     s0, s1, s2, s3, loc = sums[0], sums[1], sums[2], sums[3], sums[4]
+    if k == 0:  # no deflation (most solves): the same arithmetic without the guarded terms
+        for j in range(lo, hi):
+            w = W[j]
+            if acc_x:
+                x[j] += g * w
+            if acc_x2:
+                x2[j] += g2 * w
+            v = a * src[j - off] - b * w - c * Wp[j]
+            Wp[j] = v
+            nrm += (np.conj(v) * v).real
+            if want_loc:
+                loc += np.conj(w) * v
+        sums[4] = loc
+        return nrm
     for j in range(lo, hi):
         t = src[j - off]
         if k > 0:
