@@ -90,9 +90,11 @@ RESTART_FACTOR = 100.0
 #: ``ground_state(second=True)``: the run waits for the next level at most this many times the steps
 #: the lowest level needed (then returns without it).
 SECOND_STEPS = 2.0
-#: ``ground_state(second=True)``: Ritz values within this (relative) of the lowest are copies of it
-#: (plain Lanczos repeats a converged level once orthogonality is lost), not the next level.
-SECOND_SEPARATION = 1e-8
+#: Relative tolerance of "degenerate" (as :func:`edkit.engine.solver.group_degenerate`): the default of
+#: :func:`ground_manifold`, of :mod:`edkit.engine.levels`, and, with ``ground_state(second=True)``, the
+#: distance below which a Ritz value is a copy of the lowest (plain Lanczos repeats a converged level
+#: once orthogonality is lost), not the next level.
+DEGENERACY_TOL = 1e-8
 #: Ritz values examined for the next distinct level.
 _SECOND_WINDOW = 8
 #: Elements generated per call when the seeded start vector is written into its buffer.
@@ -542,7 +544,7 @@ def _pass1(rec: _Recurrence, start, seed: int, tol: float, maxiter: int, check_e
     ``energy_tol`` (energy-only solves) also when the lowest Ritz value moved by at most
     ``energy_tol * (1 + |theta|)`` over each of the last two checks (the rule of
     :func:`edkit.engine.matfree.lanczos_ground_energy`). With ``second``, a converged lowest pair
-    also waits for the next distinct Ritz value (more than :data:`SECOND_SEPARATION` above) to reach
+    also waits for the next distinct Ritz value (more than :data:`DEGENERACY_TOL` above) to reach
     the same residual target, for at most :data:`SECOND_STEPS` times the steps so far; ``"second"``
     in the result is then its index among the Ritz values (else ``None``).
     """
@@ -573,7 +575,7 @@ def _pass1(rec: _Recurrence, start, seed: int, tol: float, maxiter: int, check_e
             return state["converged"] or k == maxiter
         if state["first_done"] is None:
             state["first_done"] = k
-        above_first = np.flatnonzero(vals - theta > SECOND_SEPARATION * (1 + abs(theta)))
+        above_first = np.flatnonzero(vals - theta > DEGENERACY_TOL * (1 + abs(theta)))
         if len(above_first):
             i = int(above_first[0])
             est2 = beta_next * abs(float(vecs[-1, i]))
@@ -745,7 +747,7 @@ def _next_level(rec: _Recurrence, x2: np.ndarray, x: np.ndarray, tol: float, pro
     return NextLevel(energy, x2, residual, floor=residual > target)
 
 
-def ground_manifold(op: sla.LinearOperator, *, tol: float = 1e-10, degeneracy_tol: float = 1e-8,
+def ground_manifold(op: sla.LinearOperator, *, tol: float = 1e-10, degeneracy_tol: float = DEGENERACY_TOL,
                     max_states: int = 4, next_level: bool = True, seed: int = 0, threads: int | None = None,
                     progress: Callable[[str], None] | None = None, stats: dict | None = None
                     ) -> tuple[list[GroundState], float | None]:
@@ -799,6 +801,6 @@ def ground_manifold(op: sla.LinearOperator, *, tol: float = 1e-10, degeneracy_to
     return states, None
 
 
-__all__ = ["ENERGY_TOL", "ENERGY_VECTORS", "GROUND_STATE_VECTORS", "RESTART_FACTOR", "SECOND_SEPARATION",
+__all__ = ["DEGENERACY_TOL", "ENERGY_TOL", "ENERGY_VECTORS", "GROUND_STATE_VECTORS", "RESTART_FACTOR",
            "SECOND_STEPS", "SERIAL_DIMENSION", "GroundState", "NextLevel", "fill_start", "ground_manifold",
            "ground_state", "memory_bytes", "numba_threads", "spread_estimate"]

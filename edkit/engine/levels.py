@@ -49,15 +49,22 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse.linalg as sla
 
-from edkit.engine.lanczos import _axpy, _norm_sq, _scale, _vdot, ground_state, numba_threads, spread_estimate
+from edkit.engine.lanczos import (
+    DEGENERACY_TOL,
+    _axpy,
+    _norm_sq,
+    _scale,
+    _vdot,
+    ground_state,
+    numba_threads,
+    spread_estimate,
+)
 from edkit.engine.matfree import MatrixFreeHamiltonian
 from edkit.engine.solver import ConvergenceError, Eigen, group_degenerate
 from edkit.engine.threads import blas_threads
 
 #: Dimensions up to this are solved densely (``op`` applied to the identity): ARPACK needs ``ncv < dim``.
 DENSE_DIMENSION = 400
-#: Relative tolerance of "degenerate" (as :func:`edkit.engine.solver.group_degenerate`).
-DEGENERACY_TOL = 1e-8
 #: A run that only decides whether a level lies above a bound stops once its Ritz value minus the
 #: residual estimate is above, with an estimate of at most this (relative; its energy is then not reported).
 DECIDE = 1e-5
