@@ -157,7 +157,8 @@ def test_cli_plan_four_levels_of_seven_rungs_goes_matrix_free(capsys, monkeypatc
     assert free["vectors"] == 7 and free["bytes"] < stored["bytes"] and free["seconds_rough"] < stored[
         "seconds_rough"]
     reason = data["reason"]
-    assert reason.startswith("4 levels by Lanczos with deflation on 7 vectors of 11,778,624 states (~")
+    assert reason.startswith("4 levels by Lanczos with deflation on 7 vectors of 11,778,624 states, +1 per "
+                             "partner of a degenerate highest level (~")
     assert "the stored matrix (~" in reason and "to build" in reason and "in all for nev=4" in reason
     text_code = main(["plan", "kbp", "--L", "7", "--bc", "periodic", "--nev", "4"])
     assert text_code == 0 and "matrix-free: 4 levels" in capsys.readouterr().out

@@ -616,7 +616,8 @@ def ground_state(op: sla.LinearOperator, *, tol: float = 1e-10, seed: int = 0,
                  deflate: Sequence[np.ndarray] = (), sigma: float | None = None,
                  only_below: float | None = None, decide: float | None = None,
                  overwrite_start: bool = False, second: bool = False, threads: int | None = None,
-                 progress: Callable[[str], None] | None = None) -> GroundState:
+                 progress: Callable[[str], None] | None = None,
+                 reserve: Callable[[int, int], None] | None = None) -> GroundState:
     """Lowest eigenpair of a Hermitian operator by two-pass Lanczos on four vectors.
 
     Parameters
@@ -664,6 +665,11 @@ def ground_state(op: sla.LinearOperator, *, tol: float = 1e-10, seed: int = 0,
         numba threads (default: see :func:`numba_threads`).
     progress
         Called with one line per check (``None``: silent).
+    reserve
+        Called as ``reserve(total, new)`` before the solve allocates vectors: ``new`` more, ``total``
+        of its own then (deflated vectors not counted): ``(3, 3)`` before pass 1, ``(4, 1)`` (or
+        ``(5, 2)`` with a next level) before pass 2 builds the vector. It may raise to refuse
+        (:func:`edkit.engine.memory.check_growth`): a degenerate manifold grows by one vector per state.
 
     Returns
     -------
@@ -684,7 +690,7 @@ def ground_state(op: sla.LinearOperator, *, tol: float = 1e-10, seed: int = 0,
             if start is not None and not overwrite_start:
                 start = np.array(start, dtype=op.dtype, copy=True).ravel()
             out = _ground_state(op, tol, seed, start, maxiter, rounds, check_every, deflate, sigma,
-                                only_below, decide, second, progress)
+                                only_below, decide, second, progress, reserve)
             if deflate and out.second is not None and max(abs(_vdot(d, out.second.vector))
                                                           for d in deflate) > 1e-6:
                 out.second = None  # not orthogonal to the deflated vectors: not trusted
@@ -698,7 +704,9 @@ def ground_state(op: sla.LinearOperator, *, tol: float = 1e-10, seed: int = 0,
 
 
 def _ground_state(op, tol, seed, start, maxiter, rounds, check_every, deflate, sigma, only_below,
-                  decide, second, progress) -> GroundState:
+                  decide, second, progress, reserve=None) -> GroundState:
+    if reserve is not None:
+        reserve(3, 3)
     rec = _Recurrence(op, deflate, sigma)
     x = start  # owned here (copied by the caller unless overwrite_start)
     steps = 0
@@ -712,6 +720,10 @@ def _ground_state(op, tol, seed, start, maxiter, rounds, check_every, deflate, s
         steps += res["steps"]
         if only_below is not None and r == 1 and res["theta"] > only_below:
             return GroundState(res["theta"], None, res["estimate"], steps, rec.matvecs, res["converged"], r)
+        if reserve is not None and r == 1:
+            extra = (x is None) + (res["second"] is not None)
+            if extra:
+                reserve(3 + extra, extra)
         x2 = None if res["second"] is None else np.empty(rec.n, dtype=rec.dtype)
         if x is None:
             x = np.empty(rec.n, dtype=rec.dtype)
@@ -745,6 +757,19 @@ def _next_level(rec: _Recurrence, x2: np.ndarray, x: np.ndarray, tol: float, pro
     if residual > RESTART_FACTOR * target:
         return None
     return NextLevel(energy, x2, residual, floor=residual > target)
+
+
+def growth_check(vector_bytes: int, held: int, planned: int, what: str, hint: str = ""
+                 ) -> Callable[[int, int], None]:
+    """A ``reserve`` callback for :func:`ground_state`: refuses (:func:`edkit.engine.memory.check_growth`)
+    when ``held`` deflated vectors plus the solve's own exceed the ``planned`` vectors that the planner
+    admitted; within the plan it does nothing."""
+    from edkit.engine.memory import check_growth
+
+    def reserve(total: int, new: int) -> None:
+        if held + total > planned:
+            check_growth(vector_bytes, held + total, new, what, hint)
+    return reserve
 
 
 def ground_manifold(op: sla.LinearOperator, *, tol: float = 1e-10, degeneracy_tol: float = DEGENERACY_TOL,
@@ -786,9 +811,14 @@ def ground_manifold(op: sla.LinearOperator, *, tol: float = 1e-10, degeneracy_to
         if sigma is None:
             sigma = spread_estimate(op, seed=seed)
             counts["matvecs"] += min(20, op.shape[0])
+        held = len(states)
+        reserve = growth_check(first.vector.nbytes, held, GROUND_STATE_VECTORS,
+                               f"ground manifold (E0 = {first.energy:.12g}, {held} degenerate state(s) held, "
+                               "the next deflated solve looks for more)",
+                               "; allow more memory (EDKIT_MEMORY_LIMIT), or ask for fewer states")
         nxt = ground_state(op, tol=tol, seed=seed + len(states), deflate=[s.vector for s in states],
                            sigma=sigma, only_below=-np.inf if last else bound, threads=threads,
-                           progress=progress)
+                           progress=progress, reserve=reserve)
         counts["matvecs"] += nxt.matvecs
         counts["steps"] += nxt.iterations
         if stats is not None:
@@ -803,4 +833,4 @@ def ground_manifold(op: sla.LinearOperator, *, tol: float = 1e-10, degeneracy_to
 
 __all__ = ["DEGENERACY_TOL", "ENERGY_TOL", "ENERGY_VECTORS", "GROUND_STATE_VECTORS", "RESTART_FACTOR",
            "SECOND_STEPS", "SERIAL_DIMENSION", "GroundState", "NextLevel", "fill_start", "ground_manifold",
-           "ground_state", "memory_bytes", "numba_threads", "spread_estimate"]
+           "ground_state", "growth_check", "memory_bytes", "numba_threads", "spread_estimate"]

@@ -56,6 +56,7 @@ from edkit.engine.lanczos import (
     _scale,
     _vdot,
     ground_state,
+    growth_check,
     numba_threads,
     spread_estimate,
 )
@@ -214,6 +215,7 @@ def _deflation(op: sla.LinearOperator, nev: int, seed: int, tol: float, vectors:
     residuals = [] if residuals is None else residuals  # |H x - E x| per level (a Ritz estimate
     # for a level whose vector is not built)
     levels: list[tuple[float, np.ndarray | None, float]] = []
+    vector_bytes = op.shape[0] * np.dtype(op.dtype).itemsize
     certified = 0
     matvecs = 0
     sigma = None
@@ -267,8 +269,16 @@ def _deflation(op: sla.LinearOperator, nev: int, seed: int, tol: float, vectors:
     top = levels[-1][0]
     while complete_top and not top_checked and len(levels) < op.shape[0]:  # partners of the top level
         found = [v for _, v, _ in levels]
+        multiplet = sum(1 for e, _, _ in levels if e >= top - DEGENERACY_TOL * (1 + abs(top)))
+        listed = ", ".join(f"{e:.12g}" for e, _, _ in levels)
+        reserve = growth_check(vector_bytes, len(found), nev + 3,
+                               f"completing the multiplet of the highest of {nev} levels (E = {top:.12g}, "
+                               f"{multiplet} state(s) of it held; levels found: {listed})",
+                               "; ask for fewer levels (below this multiplet) or allow more memory "
+                               "(EDKIT_MEMORY_LIMIT)")
         res = ground_state(op, tol=tol, seed=seed + run, deflate=found, sigma=sigma,
-                           only_below=top + DEGENERACY_TOL * (1 + abs(top)), decide=DECIDE, progress=progress)
+                           only_below=top + DEGENERACY_TOL * (1 + abs(top)), decide=DECIDE, progress=progress,
+                           reserve=reserve)
         run += 1
         matvecs += res.matvecs
         if res.vector is None:

@@ -12,6 +12,11 @@
   (deflation, ``nev + 3`` vectors) with the partners of the highest level completed, so a
   degenerate multiplet is never reported once (more than ``nev`` levels may come back).
 
+The degeneracies are not known in advance, so the plan counts the vectors of a nondegenerate
+ground state (four) and of ``nev`` levels (``nev + 3``); each further vector is checked against
+the memory limit just before it is allocated (:func:`edkit.engine.lanczos.growth_check`,
+:func:`edkit.engine.memory.check_growth`) and refused with the numbers and the levels found so far.
+
 The vectors are in the ``(up, down)`` product basis; :class:`MatrixFreeSpace` carries its
 :class:`~edkit.engine.product_expectation.ProductBasis`, on which observables evaluate them.
 
@@ -182,11 +187,12 @@ class MatrixFreeBackend:
         elif dense:
             words = f"{nev:,} levels by dense diagonalization of {states} states"
         elif request.manifold and request.vectors:
-            words = f"ground manifold on {n} vectors (one more per degenerate state) of {states} states"
+            words = f"ground manifold on {n} vectors of {states} states, +1 per degenerate state"
         elif what == "ground-state":
             words = f"ground state by two-pass Lanczos on {n} vectors of {states} states"
         else:
-            words = f"{nev:,} levels by Lanczos with deflation on {n} vectors of {states} states"
+            words = (f"{nev:,} levels by Lanczos with deflation on {n} vectors of {states} states, +1 per "
+                     "partner of a degenerate highest level")
         return Estimate(vectors, seconds, dim, words,
                         {"steps": MATRIX_FREE_STEPS * passes, "passes": passes, "vectors": n})
 
