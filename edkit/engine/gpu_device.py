@@ -754,10 +754,11 @@ def lanczos_ground_energy(op: DeviceOperator, *, residual: float = 1e-8, energy_
                           progress: Callable[[str], None] | None = None) -> dict:
     """Lowest eigenvalue by three-vector Lanczos on the device.
 
-    The recursion and the stopping rule are those of :func:`edkit.engine.matfree.lanczos_ground_energy`
-    (residual ``beta_k |s_k| <= residual (1 + |E|)``, or the lowest Ritz value moved by less than
-    ``energy_tol (1 + |E|)`` over each of the last two check intervals), with the vector kept as
-    ``v = s W`` so that a step is one matvec (which returns ``<W, H W>``) and one fused update pass.
+    The recursion and the stopping rule are :func:`edkit.engine.recurrence.three_vector_lanczos`, the
+    one the CPU path (:func:`edkit.engine.matfree.lanczos_ground_energy`) runs too (residual ``beta_k
+    |s_k| <= residual (1 + |E|)``, or the lowest Ritz value moved by less than ``energy_tol (1 + |E|)``
+    over each of the last two check intervals), with the vector kept as ``v = s W`` so that a step is
+    one matvec (which returns ``<W, H W>``) and one fused update pass, both device kernels.
     The start vector is uniform in [-1, 1) from a hash of ``(seed, i)`` (:meth:`DeviceOperator.random`).
 
     Returns
@@ -765,54 +766,31 @@ def lanczos_ground_energy(op: DeviceOperator, *, residual: float = 1e-8, energy_
     dict
         ``{"energy", "iterations", "converged", "criterion", "residual", "energy_change", "seconds"}``.
     """
-    from scipy.linalg import eigh_tridiagonal
+    from edkit.engine.recurrence import three_vector_lanczos
 
     xp = op.xp
     t0 = time.perf_counter()
     W = op.empty()
     op.random(W, seed)
-    Wp = xp.zeros_like(W)
-    Y = op.empty()
-    views = [op._view(W), op._view(Wp), op._view(Y)]
-    s = 1.0 / float(np.sqrt(op.norm2(W)))
-    sp = 0.0
-    alphas: list[float] = []
-    betas: list[float] = []
-    beta = 0.0
-    energy, res, change = np.inf, np.inf, np.inf
-    history: list[float] = []
-    result = None
-    for it in range(1, maxiter + 1):
-        dot = op.apply_views(W, Y, views[0], views[2])
-        alpha = s * s * dot
-        alphas.append(alpha)
-        beta = float(np.sqrt(op.combine(Y, W, Wp, s, alpha * s, beta * sp,
-                                        views=(views[2], views[0], views[1]))))
-        if it % check_every == 0 or beta < 1e-14 or it == maxiter:
-            vals, vecs = eigh_tridiagonal(np.array(alphas), np.array(betas), select="i", select_range=(0, 0))
-            energy, res = float(vals[0]), beta * abs(float(vecs[-1, 0]))
-            history.append(energy)
-            change = history[-3] - energy if len(history) >= 3 else np.inf
-            if progress is not None:
-                progress(f"GPU Lanczos step {it}: E = {energy:.12f}, residual {res:.2e}")
-            criterion = None
-            if res <= residual * (1 + abs(energy)) or beta < 1e-14:
-                criterion = "residual"
-            elif (energy_tol is not None and len(history) >= 3
-                  and max(history[-3] - history[-2], history[-2] - energy) <= energy_tol * (1 + abs(energy))):
-                criterion = "energy"
-            if criterion:
-                result = {"energy": energy, "iterations": it, "converged": True, "criterion": criterion,
-                          "residual": res, "energy_change": float(change)}
-                break
-        betas.append(beta)
-        W, Wp = Wp, W
-        views[0], views[1] = views[1], views[0]
-        sp, s = s, 1.0 / beta
-    if result is None:
-        result = {"energy": energy, "iterations": maxiter, "converged": False, "criterion": None,
-                  "residual": res, "energy_change": float(change)}
-    del W, Wp, Y, views
+    vec = {"W": W, "Wp": xp.zeros_like(W), "Y": op.empty()}
+    views = {name: op._view(a) for name, a in vec.items()}
+    del W
+
+    def matvec() -> float:
+        return op.apply_views(vec["W"], vec["Y"], views["W"], views["Y"])
+
+    def update(a, b, c) -> float:
+        return op.combine(vec["Y"], vec["W"], vec["Wp"], a, b, c, views=(views["Y"], views["W"], views["Wp"]))
+
+    def swap() -> None:
+        for d in (vec, views):
+            d["W"], d["Wp"] = d["Wp"], d["W"]
+
+    result = three_vector_lanczos(matvec, update, swap, 1.0 / float(np.sqrt(op.norm2(vec["W"]))),
+                                  residual=residual, energy_tol=energy_tol, maxiter=maxiter,
+                                  check_every=check_every, progress=progress, label="GPU Lanczos")
+    vec.clear()
+    views.clear()
     result["seconds"] = time.perf_counter() - t0
     return result
 

@@ -506,30 +506,21 @@ def lanczos_ground_energy(op: sla.LinearOperator, *, residual: float = 1e-8,
     """Lowest eigenvalue by plain Lanczos with three vectors (no re-orthogonalization).
 
     For the 8-rung bilayer a vector is 1.3 GB, so ARPACK's ``ncv`` stored vectors do not fit; the
-    three-term recurrence keeps three. Loss of orthogonality creates spurious copies of converged
-    Ritz values but does not move the lowest one, so the *energy* is reliable (no eigenvector, no
-    multiplicity).
+    three-term recurrence keeps three. The recursion and its stopping rule (residual ``beta_k |s_k|
+    <= residual (1 + |E|)``, or the lowest Ritz value moved by less than ``energy_tol (1 + |E|)`` over
+    each of the last two checks) are :func:`edkit.engine.recurrence.three_vector_lanczos`, shared
+    with the GPU backend; the energy is reliable, there is no eigenvector and no multiplicity.
 
-    Stopping rule (checked every ``check_every`` steps), whichever comes first:
-
-    - the residual norm of the lowest Ritz pair, ``beta_k |s_k|``, is below
-      ``residual * (1 + |E|)`` (the energy error is then about ``residual^2 / gap``);
-    - the lowest Ritz value moved by less than ``energy_tol * (1 + |E|)`` over each of the last two
-      check intervals (``energy_tol=None`` disables this). Ritz values decrease monotonically and
-      converge geometrically, so this bounds the energy error; the residual rule alone asks for far
-      more steps than the energy needs (at 7 rungs: 225 steps for ``residual=1e-8`` against 170 for
-      an energy converged to 1e-11).
-
-    Implementation: the vector ``v = s W`` is kept with a scale factor, so one step is one pass of
-    the matvec (which also returns ``<v, Hv>`` when ``op`` is a :class:`MatrixFreeHamiltonian`) and
-    one fused, threaded pass ``w = Hv - alpha v - beta v_prev`` with its norm; no temporaries.
+    Here one step is one pass of the matvec (which also returns ``<v, Hv>`` when ``op`` is a
+    :class:`MatrixFreeHamiltonian`) and one fused, threaded pass ``w = Hv - alpha v - beta v_prev``
+    with its norm (:func:`_combine`); no temporaries.
 
     Returns
     -------
     dict
         ``{"energy", "iterations", "converged", "criterion", "residual", "energy_change"}``.
     """
-    from scipy.linalg import eigh_tridiagonal
+    from edkit.engine.recurrence import three_vector_lanczos
 
     n = op.shape[0]
     dtype = np.dtype(op.dtype)
@@ -540,52 +531,29 @@ def lanczos_ground_energy(op: sla.LinearOperator, *, residual: float = 1e-8,
             y = op @ x
             out[:] = y
             return out, complex(np.vdot(x, y))
-    W = np.random.default_rng(seed).standard_normal(n).astype(dtype, copy=False)
-    s = 1.0 / float(np.linalg.norm(W))  # v = s * W
-    Wp = np.zeros_like(W)               # v_prev = sp * Wp
-    sp = 0.0
-    Y = np.empty_like(W)
-    alphas: list[float] = []
-    betas: list[float] = []
-    beta = 0.0
-    energy, res, change = np.inf, np.inf, np.inf
-    history: list[float] = []
+    vec = {"W": np.random.default_rng(seed).standard_normal(n).astype(dtype, copy=False)}
+    vec["Wp"] = np.zeros_like(vec["W"])
+    Y = np.empty_like(vec["W"])
+    t = dtype.type
+
+    def matvec() -> float:
+        return apply(vec["W"], Y)[1].real
+
+    def update(a, b, c) -> float:
+        return _combine(Y, vec["W"], vec["Wp"], t(a), t(b), t(c))
+
+    def swap() -> None:
+        vec["W"], vec["Wp"] = vec["Wp"], vec["W"]
+
     previous = numba.get_num_threads()
     if threads is not None:
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     try:
-        for it in range(1, maxiter + 1):
-            _, dot = apply(W, Y)                      # Y = H W
-            alpha = s * s * dot.real                  # <v, H v>
-            alphas.append(alpha)
-            # w = s Y - alpha s W - beta sp Wp, written over Wp
-            beta = float(np.sqrt(_combine(Y, W, Wp, dtype.type(s), dtype.type(alpha * s),
-                                          dtype.type(beta * sp))))
-            if it % check_every == 0 or beta < 1e-14 or it == maxiter:
-                vals, vecs = eigh_tridiagonal(np.array(alphas), np.array(betas), select="i",
-                                              select_range=(0, 0))
-                energy, res = float(vals[0]), beta * abs(float(vecs[-1, 0]))
-                history.append(energy)
-                change = history[-3] - energy if len(history) >= 3 else np.inf
-                if progress is not None:
-                    progress(f"Lanczos step {it}: E = {energy:.12f}, residual {res:.2e}")
-                criterion = None
-                if res <= residual * (1 + abs(energy)) or beta < 1e-14:
-                    criterion = "residual"
-                elif (energy_tol is not None and len(history) >= 3
-                      and max(history[-3] - history[-2], history[-2] - energy)
-                      <= energy_tol * (1 + abs(energy))):
-                    criterion = "energy"
-                if criterion:
-                    return {"energy": energy, "iterations": it, "converged": True, "criterion": criterion,
-                            "residual": res, "energy_change": float(change)}
-            betas.append(beta)
-            W, Wp = Wp, W
-            sp, s = s, 1.0 / beta
+        return three_vector_lanczos(matvec, update, swap, 1.0 / float(np.linalg.norm(vec["W"])),
+                                    residual=residual, energy_tol=energy_tol, maxiter=maxiter,
+                                    check_every=check_every, progress=progress)
     finally:
         numba.set_num_threads(previous)
-    return {"energy": energy, "iterations": maxiter, "converged": False, "criterion": None,
-            "residual": res, "energy_change": float(change)}
 
 
 __all__ = ["MAX_ORBITALS", "ROWS", "SUM_BLOCK", "MatrixFreeHamiltonian", "check_product_basis",
