@@ -108,6 +108,19 @@ class ProductBasis:
                 return None
         return (-1 if swaps % 2 else 1), tuple(up), tuple(dn)
 
+    def merge(self, terms: Iterable[tuple[object, Sequence]]) -> dict:
+        """``{(up factors, down factors): coefficient}`` of ``terms`` (:meth:`split` of each word, its sign
+        folded into the coefficient, equal splits added); words that change ``N_up``/``N_dn`` are dropped
+        (zero within the sector)."""
+        merged: dict = {}
+        for c, word in terms:
+            split = self.split(word)
+            if split is None:
+                continue
+            key = split[1:]
+            merged[key] = merged.get(key, 0) + split[0] * complex(c)
+        return merged
+
     def monomial(self, factors: tuple, spin: int) -> tuple[np.ndarray, np.ndarray] | None:
         """``(target, sign)`` of a word within one spin (``0`` up, ``1`` down) on its configurations.
 
@@ -192,13 +205,7 @@ def expectation(basis: ProductBasis, X: np.ndarray, terms: Iterable[tuple[object
         The expectation value (divide by :math:`\\langle X|X\\rangle` for an unnormalized ``X``).
     """
     X = np.ascontiguousarray(X).reshape(basis.shape)
-    merged: dict = {}
-    for c, word in terms:
-        split = basis.split(word)
-        if split is None:
-            continue
-        key = split[1:]
-        merged[key] = merged.get(key, 0) + split[0] * complex(c)
+    merged = basis.merge(terms)
     rows = np.empty(basis.shape[0], dtype=np.complex128 if np.iscomplexobj(X) else np.float64)
     total = 0j
     for (up, dn), c in merged.items():

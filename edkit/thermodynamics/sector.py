@@ -80,13 +80,7 @@ class _ProductApplier:
 
     def __init__(self, basis, terms):
         self.shape = basis.shape
-        merged: dict = {}
-        for c, word in terms:
-            split = basis.split(word)
-            if split is None:
-                continue
-            key = split[1:]
-            merged[key] = merged.get(key, 0) + split[0] * complex(c)
+        merged = basis.merge(terms)
         self.constant = 0j
         diagonal: list = []
         self.moves: list = []

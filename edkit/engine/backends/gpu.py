@@ -36,7 +36,12 @@ import numpy as np
 from edkit.core.model import Model, Sector
 from edkit.core.units import format_bytes, format_count
 from edkit.engine.backends.base import Estimate, Request
-from edkit.engine.backends.matrix_free import MAX_ORBITALS, MatrixFreeEigen, MatrixFreeSpace
+from edkit.engine.backends.matrix_free import (
+    MAX_ORBITALS,
+    MatrixFreeEigen,
+    MatrixFreeSpace,
+    product_kernel_refusal,
+)
 from edkit.engine.backends.registry import register
 from edkit.engine.progress import PROGRESS_DIMENSION, stderr_progress
 from edkit.engine.sizes import as_float, sector_size
@@ -82,18 +87,12 @@ class GpuBackend:
         if device == "auto" and sector_size(model, sector).sector_dimension < GPU_DIMENSION:
             return (f"device='auto' takes the GPU from {format_count(GPU_DIMENSION)} states (this sector has "
                     f"{format_count(sector_size(model, sector).sector_dimension)})")
-        if request.symmetries:
-            return "the GPU kernel works on the plain sector, not in symmetry blocks"
         if not request.ground_only:
             return (f"the GPU backend computes the ground energy only (nev=1 without vectors), not "
                     f"{request.describe()}")
-        constraints = tuple(model.constraints) + tuple(sector.constraints)
-        if constraints:
-            return (f"the GPU kernel needs a model without occupation constraints ({model.name} has "
-                    f"{len(constraints)})")
-        if model.n_orbitals > MAX_ORBITALS:
-            return (f"the GPU kernel handles at most {MAX_ORBITALS} orbitals ({model.name} has "
-                    f"{model.n_orbitals})")
+        why = product_kernel_refusal(model, sector, request, "the GPU kernel")
+        if why:
+            return why
         status = detect()
         if not status.available:
             return f"no usable GPU here: {status.reason}"

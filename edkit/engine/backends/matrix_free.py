@@ -142,6 +142,21 @@ def matrix_free_vectors(request: Request) -> tuple[str, int]:
     return "levels", request.nev + 3
 
 
+def product_kernel_refusal(model: Model, sector: Sector, request: Request, kernel: str) -> str | None:
+    """Why the ``(up, down)`` product kernel (CPU or GPU: one term split, :mod:`edkit.engine.matfree`)
+    cannot take ``request`` on ``sector``, or ``None``: symmetry blocks, occupation constraints, more than
+    :data:`MAX_ORBITALS` orbitals. ``kernel`` names it in the reason."""
+    if request.symmetries:
+        return f"{kernel} works on the plain sector, not in symmetry blocks"
+    constraints = tuple(model.constraints) + tuple(sector.constraints)
+    if constraints:
+        return (f"{kernel} needs a model without occupation constraints ({model.name} has "
+                f"{len(constraints)}, e.g. '{constraints[0].label or constraints[0].modes}')")
+    if model.n_orbitals > MAX_ORBITALS:
+        return f"{kernel} handles at most {MAX_ORBITALS} orbitals ({model.name} has {model.n_orbitals})"
+    return None
+
+
 class MatrixFreeBackend:
     """Ground energy, ground state and a few lowest levels without a stored matrix."""
 
@@ -151,15 +166,9 @@ class MatrixFreeBackend:
     def supports(self, model: Model, sector: Sector, request: Request) -> str | None:
         """No constraints, no blocks, at most :data:`MAX_ORBITALS` orbitals and
         :data:`MAX_MATRIX_FREE_LEVELS` levels."""
-        if request.symmetries:
-            return "the matrix-free kernel works on the plain sector, not in symmetry blocks"
-        constraints = tuple(model.constraints) + tuple(sector.constraints)
-        if constraints:
-            return (f"the matrix-free kernel needs a model without occupation constraints ({model.name} "
-                    f"has {len(constraints)}, e.g. '{constraints[0].label or constraints[0].modes}')")
-        if model.n_orbitals > MAX_ORBITALS:
-            return (f"the matrix-free kernel handles at most {MAX_ORBITALS} orbitals ({model.name} has "
-                    f"{model.n_orbitals})")
+        why = product_kernel_refusal(model, sector, request, "the matrix-free kernel")
+        if why:
+            return why
         if request.nev > MAX_MATRIX_FREE_LEVELS and not (request.manifold and request.vectors):
             return (f"the matrix-free path computes at most {MAX_MATRIX_FREE_LEVELS} levels "
                     f"(asked nev={request.nev:,})")
@@ -322,4 +331,4 @@ BACKEND = register(MatrixFreeBackend())
 
 __all__ = ["BACKEND", "MATRIX_FREE_STEPS", "MAX_MATRIX_FREE_LEVELS", "MAX_ORBITALS", "MatrixFreeBackend",
            "MatrixFreeEigen", "MatrixFreeSpace", "matrix_free_bytes", "matrix_free_passes",
-           "matrix_free_seconds", "matrix_free_vectors"]
+           "matrix_free_seconds", "matrix_free_vectors", "product_kernel_refusal"]
