@@ -112,3 +112,58 @@ def test_constrained_models_are_refused():
     m = build_model("kbp-eff", 3, "open")
     with pytest.raises(ModelError, match="does not support occupation constraints"):
         MatrixFreeHamiltonian(m, {}, m.sector(6, 0))
+
+
+def _ascending_index(op_asc, op):
+    """Index in ``op_asc``'s (ascending) basis of each basis state of ``op``."""
+    rows = op_asc.rank_up[op.ups]
+    cols = op_asc.rank_dn[op.dns]
+    return (rows[:, None] * len(op_asc.dns) + cols[None, :]).ravel()
+
+
+RCM_CASES = [(build_model(n, L, bc), v, Sector(*s)) for n, L, bc, v, s in CASES] + [
+    (exotic_ring(5), {"t": 1.0, "phi": 0.3, "U": 2.0, "h": 0.25, "P": 0.4, "J": 0.7}, Sector(2, 2))]
+
+
+@pytest.mark.parametrize("model,vals,sec", RCM_CASES,
+                         ids=[f"{m.name}-{s.n_up}-{s.n_dn}" for m, _, s in RCM_CASES])
+def test_rcm_order_is_the_same_operator_with_permuted_indices(model, vals, sec):
+    asc = MatrixFreeHamiltonian(model, vals, sec, threads=1)
+    rcm = MatrixFreeHamiltonian(model, vals, sec, threads=1, order="rcm")
+    assert rcm.order == "rcm" and sorted(rcm.ups) == list(asc.ups) and sorted(rcm.dns) == list(asc.dns)
+    idx = _ascending_index(asc, rcm)
+    assert sorted(idx) == list(range(asc.shape[0]))
+    H = dense(rcm)
+    np.testing.assert_allclose(H, dense(asc)[np.ix_(idx, idx)], atol=1e-13)
+    np.testing.assert_allclose(np.linalg.eigvalsh(H), oracle(model, vals, sec), atol=1e-10)
+
+
+def test_rcm_order_reorders_and_keeps_lanczos_and_expectations():
+    from edkit.engine.product_expectation import ProductBasis, expectation
+
+    m = build_model("kbp", 4, "periodic")
+    sec = Sector(4, 4)
+    vals = {"U": 3.0, "t_perp": 0.6}
+    asc = MatrixFreeHamiltonian(m, vals, sec)
+    rcm = MatrixFreeHamiltonian(m, vals, sec, order="rcm")
+    assert list(rcm.ups) != sorted(rcm.ups) and list(rcm.dns) != sorted(rcm.dns)  # a real reordering
+    # the hops of the reordered one-body matrices lie closer to the diagonal
+    for a, b in ((asc.t_up, rcm.t_up), (asc.t_dn, rcm.t_dn)):
+        assert np.abs(np.diff(b.nonzero(), axis=0)).max() < np.abs(np.diff(a.nonzero(), axis=0)).max()
+    H = operator_matrix(make_space(m, sec), m.numeric_terms(vals))
+    e0 = eigsh(H, k=1, which="SA")[0][0]
+    assert lanczos_ground_energy(rcm)["energy"] == pytest.approx(e0, abs=1e-10)
+    x = np.random.default_rng(3).standard_normal(asc.shape[0])
+    x_rcm = x[_ascending_index(asc, rcm)]
+    mode = m.modes
+    terms = [(1.0, ((mode[0], True), (mode[1], False))), (0.5, ((mode[2], True), (mode[2], False),
+                                                                (mode[len(mode) // 2 + 2], True),
+                                                                (mode[len(mode) // 2 + 2], False)))]
+    want = expectation(ProductBasis(m, sec, asc), x, terms)
+    assert expectation(ProductBasis(m, sec, rcm), x_rcm, terms) == pytest.approx(want, abs=1e-12)
+
+
+def test_unknown_order_is_refused():
+    m = build_model("hubbard", 4, "periodic")
+    with pytest.raises(ValueError, match="order must be one of ascending, rcm, got 'random'"):
+        MatrixFreeHamiltonian(m, {}, m.sector(4, 0), order="random")

@@ -36,6 +36,8 @@ Conventions
   :math:`(-1)^{\\#\\{\\text{occupied } k < j\\}}`.
 - Basis order: spin-up configurations ascending (rows), spin-down ascending (columns),
   ``i = rank_up(u) * D_dn + rank_dn(d)``. This is *not* QuSpin's order; spectra are the same.
+  With ``order="rcm"`` (energy-only solves) both spins' configurations are in a bandwidth-reducing
+  order instead (``ups``, ``dns`` and the rank tables say which).
 
 Limits: models without occupation constraints, ``n_orbitals <= 24``, Hamiltonians that conserve
 ``N_up`` and ``N_dn`` (checked).
@@ -51,6 +53,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as sla
 from numba import types
 from numba.extending import intrinsic
+from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 from edkit.core.model import Model, ModelError, Sector
 from edkit.engine.backends.matrix_free import MAX_ORBITALS  # the kernel's limits live in its backend
@@ -65,6 +68,8 @@ def _popcount(typingctx, x):
     return types.int64(types.int64), codegen
 
 
+#: Orders of the configurations (:class:`MatrixFreeHamiltonian` ``order``).
+ORDERS = ("ascending", "rcm")
 #: Rows of ``X`` handled together by the spin-down gathers (they share the index loads).
 ROWS = 8
 #: Elements per partial sum of the parallel reductions (:func:`_combine` here, the norms and inner
@@ -329,16 +334,31 @@ class MatrixFreeHamiltonian(sla.LinearOperator):
         The model, parameter values and ``(N_up, N_dn)`` sector (no occupation constraints).
     threads
         numba threads for the matvec (default: numba's default, the number of cores).
+    order
+        Order of the configurations (rows: spin up, columns: spin down). ``"ascending"`` (default):
+        the module's basis order, which the product basis, the eigenvectors and the GPU tables use.
+        ``"rcm"``: each spin's configurations in the reverse Cuthill-McKee order of its one-body
+        matrix (:func:`scipy.sparse.csgraph.reverse_cuthill_mckee`), which keeps the rows a spin-up
+        hop reads, and the entries a spin-down hop gathers, near each other in memory: at 8 rungs
+        (165.6M states, two cores) the matvec takes ~0.89 s instead of ~0.99 s (measured alternately
+        in one process). A vector in this order is the same state written with permuted indices:
+        ``ups``, ``dns``, the rank tables and every table follow the order, so spectra and
+        expectation values on :class:`~edkit.engine.product_expectation.ProductBasis` (built from
+        this operator) are unchanged. Used for energy-only solves, whose vectors never leave.
 
     Raises
     ------
     ModelError
         For constrained models, more than :data:`MAX_ORBITALS` orbitals, or a term that changes
         ``N_up``/``N_dn``.
+    ValueError
+        For an unknown ``order``.
     """
 
     def __init__(self, model: Model, values: Mapping[str, object] | None, sector: Sector,
-                 threads: int | None = None):
+                 threads: int | None = None, order: str = "ascending"):
+        if order not in ORDERS:
+            raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
         n = check_product_basis(model, sector, "the matrix-free path")
         self.threads = threads
         self.n = n
@@ -406,10 +426,27 @@ class MatrixFreeHamiltonian(sla.LinearOperator):
             self.gen_mode[w, :len(modes)] = modes
             self.gen_dag[w, :len(dags)] = dags
         self.n_words = len(terms)
+        self.order = order
+        if order == "rcm":
+            self._reorder(reverse_cuthill_mckee(self.t_up.tocsr(), symmetric_mode=True),
+                          reverse_cuthill_mckee(self.t_dn.tocsr(), symmetric_mode=True))
         self._cache: dict = {}
         self._scratch: tuple | None = None  # per-thread rows of H X for lanczos_update
         dim = len(self.ups) * len(self.dns)
         super().__init__(dtype=np.dtype(dtype), shape=(dim, dim))
+
+    def _reorder(self, pu: np.ndarray, pd: np.ndarray) -> None:
+        """Rows ``pu`` and columns ``pd`` of the ascending order become rows and columns ``0, 1, ...``."""
+        for name, perm in (("up", pu), ("dn", pd)):
+            configs = getattr(self, f"{name}s")[perm]
+            rank = getattr(self, f"rank_{name}").copy()
+            rank[configs] = np.arange(len(perm), dtype=np.int64)
+            hops = getattr(self, f"t_{name}")[perm][:, perm].tocsr()
+            hops.sort_indices()
+            setattr(self, f"{name}s", configs)
+            setattr(self, f"rank_{name}", rank)
+            setattr(self, f"diag_{name}", getattr(self, f"diag_{name}")[perm])
+            setattr(self, f"t_{name}", hops)
 
     def _tables(self, dtype: np.dtype) -> tuple:
         """Kernel arguments after the vectors, converted once per vector dtype."""
@@ -556,5 +593,5 @@ def lanczos_ground_energy(op: sla.LinearOperator, *, residual: float = 1e-8,
         numba.set_num_threads(previous)
 
 
-__all__ = ["MAX_ORBITALS", "ROWS", "SUM_BLOCK", "MatrixFreeHamiltonian", "check_product_basis",
+__all__ = ["MAX_ORBITALS", "ORDERS", "ROWS", "SUM_BLOCK", "MatrixFreeHamiltonian", "check_product_basis",
            "ground_energy_matrix_free", "lanczos_ground_energy"]

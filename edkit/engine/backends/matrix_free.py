@@ -211,7 +211,8 @@ class MatrixFreeBackend:
         from edkit.engine.matfree import MatrixFreeHamiltonian
         from edkit.engine.product_expectation import ProductBasis
 
-        op = MatrixFreeHamiltonian(model, values, sector)
+        # a ground energy never returns its vectors: the bandwidth-reducing order is ~10 % faster there
+        op = MatrixFreeHamiltonian(model, values, sector, order="rcm" if request.ground_only else "ascending")
         dim = op.shape[0]
         progress = request.options.get("progress")
         if progress is None and dim >= PROGRESS_DIMENSION:
