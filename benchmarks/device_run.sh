@@ -3,7 +3,8 @@
 #
 #   bash benchmarks/device_run.sh            # from the checkout root; results under $OUT (at most 8 files)
 #
-# Environment: VARIANTS8 / VARIANTS9 (kernel orders timed at 8 / 9 rungs), CLI_RUNS (default
+# Environment: VARIANTS8 / VARIANTS9 (kernel orders timed at 8 / 9 rungs), ORDERS9 (configuration
+# orders timed at 9 rungs, default ascending; 8 rungs times ascending and rcm), CLI_RUNS (default
 # "nocache cold warm"). Steps, each with its own timeout so that one failure does not eat the budget (worst case ~9 min, typically ~5):
 #   0. wheels (.whl/ -> /tmp/site), nvidia-smi, versions, numba.cuda smoke test (says why it fails)
 #   1. benchmarks/gpu.py --check --rungs 8: every kernel variant against the CPU launcher (4, 5 rungs,
@@ -94,7 +95,7 @@ tail -20 "$OUT/cli_8.log"; grep -E '"(energy|charge_gap)"' "$OUT/cli_8.json"
 if [ "${SKIP9:-0}" != 1 ]; then
 echo "== 3. 9 rungs (2.36e9 states)   [$(( $(date +%s) - T0 )) s]"
 timeout 160 python3 benchmarks/gpu.py --rungs 9 --repeats 5 --variants ${VARIANTS9:-fused,rows,tsplit:32,transpose:32,transpose:64} \
-  --out "$OUT/gpu_9.json" > "$OUT/gpu_9.log" 2>&1
+  --orders ${ORDERS9:-ascending} --out "$OUT/gpu_9.json" > "$OUT/gpu_9.log" 2>&1
 echo "gpu.py 9 rungs rc=$?"; grep -v '^ \|^{\|^}' "$OUT/gpu_9.log" | tail -20
 
 fi
@@ -115,15 +116,17 @@ print(f"device {dev.get('name')}  free {dev.get('free', 0) / 2**30:.1f} GiB  "
       f"bandwidth {g8.get('bandwidth', {}).get('bytes_per_s', 0) / 1e12:.2f} TB/s")
 if "check" in g8:
     print(f"check: {'all OK' if g8['check'].get('ok') else 'FAILED'}")
-print(f"{'rungs':>5} {'variant':>11} {'matvec ms':>10} {'x bound':>8}")
+print(f"{'rungs':>5} {'order':>9} {'variant':>11} {'matvec ms':>10} {'x bound':>8}")
 for g in (g8, g9):
     for run in g.get("runs", []):
-        mv = run.get("matvec", {})
-        for v, r in mv.get("variants", {}).items():
-            if "median_s" in r:
-                print(f"{run['rungs']:>5} {v:>11} {r['median_s'] * 1e3:10.3f} {r['ratio_to_bound'] or 0:8.2f}")
-            else:
-                print(f"{run['rungs']:>5} {v:>11} {r.get('error', '?')}")
+        for key in sorted(k for k in run if k.startswith("matvec")):
+            mv, order = run[key], run[key].get("order", "ascending")
+            for v, r in mv.get("variants", {}).items():
+                if "median_s" in r:
+                    print(f"{run['rungs']:>5} {order:>9} {v:>11} {r['median_s'] * 1e3:10.3f} "
+                          f"{r['ratio_to_bound'] or 0:8.2f}")
+                else:
+                    print(f"{run['rungs']:>5} {order:>9} {v:>11} {r.get('error', '?')}")
 print(f"{'rungs':>5} {'N':>3} {'dim':>14} {'E':>20} {'steps':>5} {'lanczos s':>9} {'ms/step':>8} variant")
 for g in (g8, g9):
     for run in g.get("runs", []):

@@ -17,7 +17,9 @@ What it does, in order (the JSON is rewritten after every stage, so a timeout ke
    (general words), to 1e-10; and the device Lanczos energy against the CPU one;
 4. per ``--rungs L``: the periodic KBP bilayer (``U=4, t_perp=0.5, t_m=1``) at half filling: the
    matvec seconds of every variant (median of ``--repeats`` with CUDA events after warm-up) and
-   their ratio to the bandwidth bound ``2 * 8 B * dim / bandwidth``; then (unless ``--only-matvec``)
+   their ratio to the bandwidth bound ``2 * 8 B * dim / bandwidth``, in each ``--orders`` order of
+   the configurations (``ascending``: key ``matvec``; ``rcm``: ``matvec_rcm``, the order the CPU
+   path's energy-only solves take; the check covers both); then (unless ``--only-matvec``)
    the Lanczos ground energy of the sectors ``N = 2L`` and, for the charge gap, ``2L +- 2``
    (``Sz = 0``): steps, seconds, energies, the variant ``auto`` chose, and the charge gap
    ``E(N+2) + E(N-2) - 2 E(N)``;
@@ -41,6 +43,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 VALUES = {"U": 4.0, "t_perp": 0.5, "t_m": 1.0}
+#: Configuration orders timed and checked (``MatrixFreeHamiltonian(order=...)``): the CPU path takes
+#: ``rcm`` for energy-only solves; whether the device kernels gain from it too is measured here.
+ORDERS = ("ascending", "rcm")
 DEFAULT_VARIANTS = "fused,rows,stripe:64,split:64,tsplit:32,tsplit:64,transpose:32,transpose:64,transpose:128"
 CHUNK = 1 << 28
 
@@ -223,8 +228,9 @@ def _check(cases, variants, xp) -> dict:
     from edkit.engine.matfree import MatrixFreeHamiltonian, lanczos_ground_energy
 
     rows, ok = [], True
-    for label, model, values, sector in cases:
-        host = MatrixFreeHamiltonian(model, values, sector)
+    for (label, model, values, sector), order in [(c, o) for c in cases for o in ORDERS]:
+        host = MatrixFreeHamiltonian(model, values, sector, order=order)
+        label = f"{label} {order}"
         x = np.random.default_rng(7).standard_normal(host.shape[0]).astype(host.dtype)
         if host.dtype.kind == "c":
             x = x + 1j * np.random.default_rng(8).standard_normal(host.shape[0])
@@ -257,15 +263,16 @@ def _check(cases, variants, xp) -> dict:
     return {"ok": bool(ok), "cases": rows}
 
 
-def matvecs(L: int, variants: list[str], repeats: int, bw: float | None) -> dict:
-    """Matvec seconds of every variant on the half-filled sector of the L-rung periodic bilayer."""
+def matvecs(L: int, variants: list[str], repeats: int, bw: float | None, order: str = "ascending") -> dict:
+    """Matvec seconds of every variant on the half-filled sector of the L-rung periodic bilayer, with the
+    configurations in ``order`` (:class:`edkit.engine.matfree.MatrixFreeHamiltonian`)."""
     from edkit.engine.gpu_device import DeviceOperator, check_memory, plan_bytes
     from edkit.engine.matfree import MatrixFreeHamiltonian
     from edkit.models import build_model
 
     model = build_model("kbp", L, "periodic")
     t0 = time.perf_counter()
-    host = MatrixFreeHamiltonian(model, VALUES, model.sector(2 * L, 0))
+    host = MatrixFreeHamiltonian(model, VALUES, model.sector(2 * L, 0), order=order)
     t_host = time.perf_counter() - t0
     dim = host.shape[0]
     op = DeviceOperator(host, variant="fused")
@@ -274,7 +281,7 @@ def matvecs(L: int, variants: list[str], repeats: int, bw: float | None) -> dict
     op.random(x, 1)
     op.timed(x, ref, "fused", repeats=1, warmup=0)
     bound = 2 * 8 * dim / bw if bw else None
-    out = {"rungs": L, "dimension": int(dim), "d_up": len(host.ups), "d_dn": len(host.dns),
+    out = {"rungs": L, "order": order, "dimension": int(dim), "d_up": len(host.ups), "d_dn": len(host.dns),
            "host_tables_s": t_host, "table_bytes": op.table_bytes, "bound_s": bound, "variants": {}}
     for v in variants:
         try:
@@ -283,7 +290,7 @@ def matvecs(L: int, variants: list[str], repeats: int, bw: float | None) -> dict
             diff = max_abs_diff(y, ref)
             out["variants"][v] = {"median_s": med, "min_s": min(times), "times_s": times,
                                   "ratio_to_bound": med / bound if bound else None, "max_diff_vs_fused": diff}
-            say(f"{L} rungs, dim {dim:,}: {v:11s} median {med * 1e3:8.3f} ms"
+            say(f"{L} rungs, dim {dim:,}, {order}: {v:11s} median {med * 1e3:8.3f} ms"
                 + (f"  ({med / bound:5.2f}x the bandwidth bound {bound * 1e3:.3f} ms)" if bound else "")
                 + f"  max|y - y_fused| {diff:.1e}")
         except Exception as err:  # noqa: BLE001
@@ -352,7 +359,13 @@ def main(argv=None) -> int:
                    help="kernel variant of the Lanczos runs (default auto)")
     p.add_argument("--repeats", type=int, default=10, help="timed matvecs per variant (median; default 10)")
     p.add_argument("--bandwidth-bytes", type=float, default=4e9, help="size of the copy (default 4e9 bytes)")
+    p.add_argument("--orders", default=",".join(ORDERS),
+                   help="configuration orders of the matvec timings and the check (default ascending,rcm)")
     args = p.parse_args(argv)
+    orders = [o.strip() for o in args.orders.split(",") if o.strip()]
+    bad = [o for o in orders if o not in ORDERS]
+    if bad:
+        p.error(f"unknown order(s) {', '.join(bad)}; choose from {', '.join(ORDERS)}")
     OUT = Path(args.out) if args.out else None
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     REPORT["versions"] = versions()
@@ -400,8 +413,10 @@ def main(argv=None) -> int:
         run: dict = {"rungs": L}
         REPORT["runs"].append(run)
         try:
-            run["matvec"] = matvecs(L, variants, args.repeats, bw)
-            save()
+            for order in orders:  # "matvec" (ascending), "matvec_rcm", ...
+                key = "matvec" + ("" if order == "ascending" else f"_{order}")
+                run[key] = matvecs(L, variants, args.repeats, bw, order)
+                save()
             if not args.only_matvec:
                 run["lanczos"] = lanczos_sectors(L, not args.no_gap, args.lanczos_variant)
         except Exception as err:  # noqa: BLE001
