@@ -167,3 +167,22 @@ def test_unknown_order_is_refused():
     m = build_model("hubbard", 4, "periodic")
     with pytest.raises(ValueError, match="order must be one of ascending, rcm, got 'random'"):
         MatrixFreeHamiltonian(m, {}, m.sector(4, 0), order="random")
+
+
+def test_to_ascending_rewrites_vectors_of_the_rcm_order():
+    m = build_model("kbp", 3, "periodic")
+    sec = Sector(3, 2)
+    asc = MatrixFreeHamiltonian(m, {"U": 2.0}, sec)
+    rcm = MatrixFreeHamiltonian(m, {"U": 2.0}, sec, order="rcm")
+    idx = _ascending_index(asc, rcm)
+    rng = np.random.default_rng(11)
+    block = rng.standard_normal((asc.shape[0], 3))
+    columns = np.asfortranarray(block[idx])  # three vectors written in the RCM order, as columns
+    assert rcm.to_ascending(columns) is columns
+    np.testing.assert_array_equal(columns, block)
+    one = block[idx, 0].copy()  # a single vector
+    np.testing.assert_array_equal(rcm.to_ascending(one), block[:, 0])
+    assert asc.to_ascending(one) is one  # nothing to do in the ascending order
+    # H in the RCM order, its product moved back, equals H applied in the ascending order
+    y_rcm, _ = rcm.apply(block[idx, 1].copy())
+    np.testing.assert_allclose(rcm.to_ascending(y_rcm), asc.apply(block[:, 1].copy())[0], atol=1e-13)

@@ -36,8 +36,8 @@ Conventions
   :math:`(-1)^{\\#\\{\\text{occupied } k < j\\}}`.
 - Basis order: spin-up configurations ascending (rows), spin-down ascending (columns),
   ``i = rank_up(u) * D_dn + rank_dn(d)``. This is *not* QuSpin's order; spectra are the same.
-  With ``order="rcm"`` (energy-only solves) both spins' configurations are in a bandwidth-reducing
-  order instead (``ups``, ``dns`` and the rank tables say which).
+  With ``order="rcm"`` both spins' configurations are in a bandwidth-reducing order instead (``ups``,
+  ``dns`` and the rank tables say which); :meth:`MatrixFreeHamiltonian.to_ascending` rewrites vectors.
 
 Limits: models without occupation constraints, ``n_orbitals <= 24``, Hamiltonians that conserve
 ``N_up`` and ``N_dn`` (checked).
@@ -257,6 +257,16 @@ def _lanczos_rows(X, S, Wp, x, a, b, c, D, coef, g, x2, g2, parts, dots, ups, dn
 
 
 @numba.njit(cache=True, parallel=True)
+def _scatter(X, Y, rows, cols):
+    """``Y[rows[i], cols[j]] = X[i, j]`` (a vector rewritten in another order of the configurations)."""
+    for i in numba.prange(X.shape[0]):
+        xr = X[i]
+        yr = Y[rows[i]]
+        for j in range(X.shape[1]):
+            yr[cols[j]] = xr[j]
+
+
+@numba.njit(cache=True, parallel=True)
 def _combine_parts(y, w, wp, a, b, c, parts):
     """``wp <- a*y - b*w - c*wp`` in place (one pass, in parallel); ``parts[p]`` = ``||wp||^2`` over
     block ``p`` of ``SUM_BLOCK`` elements."""
@@ -344,7 +354,8 @@ class MatrixFreeHamiltonian(sla.LinearOperator):
         in one process). A vector in this order is the same state written with permuted indices:
         ``ups``, ``dns``, the rank tables and every table follow the order, so spectra and
         expectation values on :class:`~edkit.engine.product_expectation.ProductBasis` (built from
-        this operator) are unchanged. Used for energy-only solves, whose vectors never leave.
+        this operator) are unchanged. The matrix-free backend solves in this order and rewrites the
+        eigenvectors it returns in the ascending order (:meth:`to_ascending`).
 
     Raises
     ------
@@ -447,6 +458,24 @@ class MatrixFreeHamiltonian(sla.LinearOperator):
             setattr(self, f"rank_{name}", rank)
             setattr(self, f"diag_{name}", getattr(self, f"diag_{name}")[perm])
             setattr(self, f"t_{name}", hops)
+
+    def to_ascending(self, vectors: np.ndarray) -> np.ndarray:
+        """``vectors`` (a vector, or vectors as columns, in this operator's order) rewritten in place in
+        the ascending order (:data:`ORDERS`); returned. One vector of scratch; a no-op for
+        ``order="ascending"``."""
+        if self.order == "ascending":
+            return vectors
+        shape = (len(self.ups), len(self.dns))
+        rows = np.argsort(np.argsort(self.ups)).astype(np.int64)  # ascending row of each row here
+        cols = np.argsort(np.argsort(self.dns)).astype(np.int64)
+        columns = vectors.reshape(-1, 1) if vectors.ndim == 1 else vectors
+        scratch = np.empty(columns.shape[0], dtype=columns.dtype)
+        for k in range(columns.shape[1]):
+            column = columns[:, k]
+            source = column if column.flags.c_contiguous else np.ascontiguousarray(column)
+            _scatter(source.reshape(shape), scratch.reshape(shape), rows, cols)
+            column[:] = scratch
+        return vectors
 
     def _tables(self, dtype: np.dtype) -> tuple:
         """Kernel arguments after the vectors, converted once per vector dtype."""

@@ -406,7 +406,8 @@ def correlations_from_levels(model: Model, values: Mapping[str, object] | None, 
     from edkit.engine.lanczos import ground_manifold
     from edkit.engine.matfree import MatrixFreeHamiltonian
 
-    op = MatrixFreeHamiltonian(model, model.resolve(values), sector, threads=threads)
+    # the vectors stay here: the bandwidth-reducing order, with the product basis of the same order
+    op = MatrixFreeHamiltonian(model, model.resolve(values), sector, threads=threads, order="rcm")
     states, nxt = ground_manifold(op, tol=tol, max_states=max_states, next_level=next_level, seed=seed,
                                   threads=threads, progress=progress)
     basis = ProductBasis(model, sector, op)
