@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 
 from edkit.engine.lanczos import ground_manifold, memory_bytes  # noqa: E402
 from edkit.engine.levels import default_ncv, lowest_levels  # noqa: E402
-from edkit.engine.matfree import MatrixFreeHamiltonian  # noqa: E402
+from edkit.engine.matfree import ORDERS, MatrixFreeHamiltonian  # noqa: E402
 from edkit.engine.product_expectation import (  # noqa: E402
     CORRELATOR_KEYS,
     ProductBasis,
@@ -121,6 +121,8 @@ def main() -> None:
     ap.add_argument("--complete-top", action="store_true",
                     help="also the partners of the nev-th level, as `edkit spectrum --nev` does (without it: "
                          "exactly nev levels; the multiplicity of the last one is not resolved)")
+    ap.add_argument("--order", choices=ORDERS, default="rcm",
+                    help="configuration order of the operator (default rcm, as the matrix-free backend)")
     ap.add_argument("--threads", type=int, default=None, help="numba threads (default: all cores)")
     ap.add_argument("--check", action="store_true", help="compare with the stored path (small sizes)")
     ap.add_argument("--verbose", action="store_true")
@@ -136,7 +138,8 @@ def main() -> None:
                  "params": PARAMS, "N": 2 * args.rungs, "Sz": 0, "numba_threads": numba.get_num_threads(),
                  "tol": args.tol}
     t = time.perf_counter()
-    op = MatrixFreeHamiltonian(m, vals, m.sector(2 * args.rungs, 0))
+    op = MatrixFreeHamiltonian(m, vals, m.sector(2 * args.rungs, 0), order=args.order)
+    out["order"] = args.order
     op.apply(np.zeros(op.shape[0]), np.empty(op.shape[0]))  # compile / load the kernel outside the timing
     out["dimension"] = int(op.shape[0])
     out["vector_bytes"] = int(op.shape[0] * np.dtype(op.dtype).itemsize)
