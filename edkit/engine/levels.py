@@ -19,7 +19,8 @@ Two strategies (both return :class:`edkit.engine.solver.Eigen` with ``method="ma
   ``nev`` levels are certified. Measured at 7 rungs (11.8M states, four levels, a twofold second
   level): the first run converged the next level at 325 steps instead of 255 for the lowest alone,
   1,626 matvecs in all instead of 2,200, 138 s instead of 188 s on the same machine in the same
-  hour, the same energies to 2e-12 (``benchmarks/results/matfree_levels_7rungs.json``).
+  hour, the same energies to 2e-12; 128 s in the RCM order of the configurations, which the backend
+  now takes (``benchmarks/results/matfree_levels_7rungs.json``).
 - ``"arpack"``: ARPACK (``scipy.sparse.linalg.eigsh``, ``which="SA"``) with a bounded ``ncv``
   (:func:`default_ncv`: ``max(2 nev + 1, 20)``), then **multiplet completion**
   (:func:`complete_multiplets`): a Krylov space grown from one vector holds one direction of each
