@@ -41,7 +41,7 @@ def test_sphinx_build_has_no_warnings(tmp_path):
     pytest.importorskip("sphinx")
     out = tmp_path / "html"
     done = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-E", "-q", "-b", "html",
+        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-E", "-q", "-b", "html", "-j", "auto",
          str(DOCS), str(out), "-d", str(tmp_path / "doctrees")],
         capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stderr[-6000:]
