@@ -448,6 +448,7 @@ class MatrixFreeHamiltonian(sla.LinearOperator):
 
     def _reorder(self, pu: np.ndarray, pd: np.ndarray) -> None:
         """Rows ``pu`` and columns ``pd`` of the ascending order become rows and columns ``0, 1, ...``."""
+        self._ascending = (pu.astype(np.int64), pd.astype(np.int64))  # ascending row/column of each here
         for name, perm in (("up", pu), ("dn", pd)):
             configs = getattr(self, f"{name}s")[perm]
             rank = getattr(self, f"rank_{name}").copy()
@@ -466,8 +467,7 @@ class MatrixFreeHamiltonian(sla.LinearOperator):
         if self.order == "ascending":
             return vectors
         shape = (len(self.ups), len(self.dns))
-        rows = np.argsort(np.argsort(self.ups)).astype(np.int64)  # ascending row of each row here
-        cols = np.argsort(np.argsort(self.dns)).astype(np.int64)
+        rows, cols = self._ascending
         columns = vectors.reshape(-1, 1) if vectors.ndim == 1 else vectors
         scratch = np.empty(columns.shape[0], dtype=columns.dtype)
         for k in range(columns.shape[1]):
