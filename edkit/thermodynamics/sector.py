@@ -165,6 +165,13 @@ class SectorOperators:
     def __len__(self) -> int:
         return len(self.quantities)
 
+    @property
+    def real(self) -> bool:
+        """Whether every operator is a real matrix (stored path; ``False`` on a product basis)."""
+        if self.matrices is None:
+            return False
+        return all(not np.iscomplexobj(m.data) or not np.any(np.asarray(m.data).imag) for m in self.matrices)
+
     def apply(self, k: int, x: np.ndarray) -> np.ndarray:
         """``A_k x`` (``x`` a flat NumPy vector of the space)."""
         if self.product:

@@ -1,0 +1,127 @@
+"""The exact thermal path in symmetry blocks (:mod:`edkit.thermodynamics.blocks`).
+
+- thermal averages computed in blocks against the brute-force Fock-space diagonalization of
+  ``tests/test_thermal.py`` (real bilayer with complex momentum blocks; a complex flux ring, where
+  conjugate blocks must not be copied);
+- the blocks themselves: orthonormal, complete, ``H`` block-diagonal, each symmetry acting on a block
+  as its character, a mirrored block the complex conjugate of its partner;
+- a symmetry that does not hold is dropped by the matrix check, whatever the term check said.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import edkit.thermodynamics.blocks as blocks
+from edkit.core.model import Sector
+from edkit.engine.backends import get
+from edkit.engine.backends.base import Request
+from edkit.models import build_model, kbp_bilayer
+from edkit.thermodynamics import thermal_averages
+from tests.test_matfree_vectors import flux_hubbard
+from tests.test_thermal import SCALARS, brute_thermal
+
+
+@pytest.fixture
+def solved_blocks(monkeypatch):
+    """Records ``(sector dimension, block dimension)`` of every block diagonalized."""
+    seen: list[tuple[int, int]] = []
+    original = blocks.block_eigh
+
+    def spy(H, Q, want):
+        seen.append(Q.shape)
+        return original(H, Q, want)
+
+    monkeypatch.setattr(blocks, "block_eigh", spy)
+    return seen
+
+
+def _check_against_brute_force(model, values, N, cols, terms, seen):
+    betas = [0.2, 1.0, 5.0]
+    ref, _ = brute_thermal(model, values, betas, N=N, ops_terms=terms)
+    res = thermal_averages(model, values, betas=betas, method="exact", observables=cols)
+    for point, truth in zip(res.points, ref):
+        for q in SCALARS:
+            assert point[q] == pytest.approx(truth[q], abs=1e-9), q
+        for col, value in zip(cols, truth["ops"]):
+            assert point[col] == pytest.approx(value.real, abs=1e-9), col
+    return res
+
+
+def test_blocked_bilayer_averages_equal_brute_force(solved_blocks):
+    from edkit.core import operators as ops
+
+    model = kbp_bilayer(3, "periodic")
+    values = {"U": 3.0, "t_perp": 0.7, "t_m": 1.1, "mu_p": -0.4, "mu_m": 0.2}
+    a, b = ("p", 0), ("p", 1)
+    cols = ["C:p:0:1", "SzSz:p:0:1", "N:m:0:2"]
+    terms = [ops.pair_pair(a, b), ops.spin_spin(a, b, "z"), ops.density_density(("m", 0), ("m", 2))]
+    _check_against_brute_force(model, values, 6, cols, terms, solved_blocks)
+    # the (3, 3) sector (400 states) was split into k = 0, 1, 2 and Z = +-1 blocks, those of k = 2 copied
+    # from k = 1 (real H); the smaller sectors (below BLOCK_DIMENSION) were diagonalized whole
+    split = [d for n, d in solved_blocks if n == 400]
+    assert len(split) == 4 and max(split) < 100 and 250 < sum(split) < 300
+    assert all(n == d for n, d in solved_blocks if n < blocks.BLOCK_DIMENSION)
+
+
+def test_blocked_complex_flux_ring_equals_brute_force(solved_blocks):
+    from edkit.core import operators as ops
+
+    model = flux_hubbard(6)
+    values = {"t": 1.0, "phi": 0.3, "U": 2.5}
+    cols = ["SzSz:c:0:1", "C:c:0:2"]
+    terms = [ops.spin_spin(("c", 0), ("c", 1), "z"), ops.pair_pair(("c", 0), ("c", 2))]
+    _check_against_brute_force(model, values, 6, cols, terms, solved_blocks)
+    # complex H: no block is copied from its conjugate, every k is solved (6 momenta x Z for (3, 3))
+    split = [d for n, d in solved_blocks if n == 400]
+    assert len(split) == 12 and sum(split) == 400
+
+
+@pytest.mark.parametrize("name,L,bc,sector,expected", [
+    ("hubbard", 6, "periodic", Sector(3, 3), ["k", "Z"]),
+    ("kbp", 3, "periodic", Sector(3, 3), ["k", "Z"]),
+    ("hubbard", 6, "periodic", Sector(4, 2), ["k"]),
+    ("kbp", 3, "open", Sector(3, 3), ["P", "Z", "C"]),  # without translation, reflection is kept
+])
+def test_blocks_are_orthonormal_complete_and_reduce_h(name, L, bc, sector, expected):
+    model = build_model(name, L, bc)
+    values = model.resolve({"U": 4.0})
+    op, space = get("stored").operator(model, values, sector, Request(method="stored"))
+    H = sp.csr_matrix(op.matrix)
+    dim = H.shape[0]
+    gens = blocks.generators(model, values, sector, space, H)
+    assert [g[0] for g in gens] == expected
+    bases = blocks.adapted_bases(gens, dim)
+    Q = sp.hstack([q for q, _ in bases]).toarray()
+    assert Q.shape == (dim, dim)
+    assert np.allclose(Q.conj().T @ Q, np.eye(dim), atol=1e-12)  # orthonormal and complete
+    Hq = Q.conj().T @ H.toarray() @ Q
+    edges = np.cumsum([0] + [q.shape[1] for q, _ in bases])
+    inside = np.zeros_like(Hq, dtype=bool)
+    for lo, hi in zip(edges, edges[1:]):
+        inside[lo:hi, lo:hi] = True
+    assert np.abs(Hq[~inside]).max() < 1e-12  # H does not connect blocks
+    for q, mirror in bases:
+        block = q.toarray()
+        for _, U, n in gens:  # each generator acts on the block as one n-th root of unity
+            image = U @ block
+            lam = np.vdot(block[:, 0], image[:, 0])
+            assert abs(abs(lam) - 1) < 1e-12 and abs(lam ** n - 1) < 1e-9
+            assert np.allclose(image, lam * block, atol=1e-12)
+        if mirror is not None:
+            assert np.allclose(block, bases[mirror][0].toarray().conj(), atol=1e-14)
+    assert np.allclose(np.sort(np.linalg.eigvalsh(Hq)), np.linalg.eigvalsh(H.toarray()), atol=1e-10)
+
+
+def test_a_symmetry_that_does_not_hold_is_dropped(monkeypatch):
+    from edkit.engine.symmetry import translation
+
+    model = build_model("hubbard", 6, "open")  # no translation symmetry on an open chain
+    sector = Sector(3, 3)
+    values = model.resolve({"U": 4.0})
+    op, space = get("stored").operator(model, values, sector, Request(method="stored"))
+    monkeypatch.setattr("edkit.engine.labels.labelling_symmetries", lambda *a: [translation(model)])
+    assert blocks.generators(model, values, sector, space, op.matrix) == []
+    assert len(blocks.adapted_bases([], op.shape[0])) == 1
