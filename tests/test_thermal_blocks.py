@@ -125,3 +125,37 @@ def test_a_symmetry_that_does_not_hold_is_dropped(monkeypatch):
     monkeypatch.setattr("edkit.engine.labels.labelling_symmetries", lambda *a: [translation(model)])
     assert blocks.generators(model, values, sector, space, op.matrix) == []
     assert len(blocks.adapted_bases([], op.shape[0])) == 1
+
+
+@pytest.mark.parametrize("case", ["kbp", "flux"])
+def test_eigh_in_blocks_is_a_full_eigendecomposition(case):
+    if case == "kbp":
+        model, sector = kbp_bilayer(3, "periodic"), Sector(3, 3)
+        values = model.resolve({"U": 3.0, "t_perp": 0.7})
+    else:
+        model, sector = flux_hubbard(6), Sector(3, 3)
+        values = model.resolve({"t": 1.0, "phi": 0.3, "U": 2.5})
+    op, space = get("stored").operator(model, values, sector, Request(method="stored"))
+    H = op.matrix.toarray()
+    e, V = blocks.eigh_in_blocks(model, values, sector, space, op.matrix)
+    assert np.allclose(e, np.linalg.eigvalsh(H), atol=1e-10)
+    assert np.allclose(V.conj().T @ V, np.eye(len(e)), atol=1e-12)
+    assert np.abs(H @ V - V * e).max() < 1e-10
+    assert np.iscomplexobj(V) == (case == "flux")  # real H: real eigenvectors (k, -k recombined)
+
+
+def test_exact_dynamics_in_blocks_equals_the_unblocked_lehmann_sum(monkeypatch):
+    import edkit
+
+    omega = np.linspace(-1, 6, 141)
+
+    def run():
+        return edkit.dynamics("hubbard", {"U": 4}, L=6, bc="periodic", operator="sz", q="pi", omega=omega,
+                              eta=0.1, method="exact", tau=np.linspace(0, 2, 5), beta=3.0)
+
+    blocked = run()
+    monkeypatch.setattr(blocks, "BLOCK_DIMENSION", 10**9)
+    plain = run()
+    assert np.max(np.abs(np.array(blocked.spectrum) - plain.spectrum)) < 1e-10
+    assert np.max(np.abs(np.array(blocked.G) - plain.G)) < 1e-10
+    assert blocked.ground_energy == pytest.approx(plain.ground_energy, abs=1e-12)

@@ -4,7 +4,8 @@ r"""One spectral function: validate, find the ground state, and sum its Lehmann 
 method, sector, parameter names), before any basis is built. Then:
 
 - ``method="exact"``: the ground sector and every target sector are diagonalized fully (dense,
-  up to :data:`~edkit.response.lehmann.EXACT_MAX_DIMENSION` states); Lehmann sums
+  up to :data:`~edkit.response.lehmann.EXACT_MAX_DIMENSION` states, in the symmetry blocks that hold on
+  each sector, :func:`edkit.thermodynamics.blocks.eigh_in_blocks`); Lehmann sums
   (:mod:`edkit.response.lehmann`); finite ``beta`` possible.
 - ``method="lanczos"``: the ground manifold from the planner
   (:func:`edkit.observables.correlations.ground_states`: QuSpin's stored sparse matrix below
@@ -272,7 +273,7 @@ def _exact(m: Model, vals, sector: Sector, parts: Sequence[Part], targets):
 
     H, space = hamiltonian_matrix(m, vals, sector)
     src = SectorStates.from_quspin(m, space)
-    energies, vectors = diagonalize(H)
+    energies, vectors = diagonalize(H, m, vals, sector, space)
     e0 = float(energies[0])
     g = ground_manifold(energies)
     pole_set = Poles()
@@ -291,7 +292,7 @@ def _exact(m: Model, vals, sector: Sector, parts: Sequence[Part], targets):
         else:
             Ht, tspace = hamiltonian_matrix(m, vals, target)
             dst = SectorStates.from_quspin(m, tspace)
-            et, vt = diagonalize(Ht)
+            et, vt = diagonalize(Ht, m, vals, target, tspace)
         for a in range(g):
             phi = apply_terms(m, part.terms, src, dst, vectors[:, a])
             norm2 = float(np.real(np.vdot(phi, phi)))
@@ -408,7 +409,7 @@ def _thermal(m: Model, vals, sec_values, sec_extra, parts: Sequence[Part], tau: 
         key = (sector.n_up, sector.n_dn)
         if key not in cache:
             H, space = hamiltonian_matrix(m, vals, sector)
-            e, v = diagonalize(H)
+            e, v = diagonalize(H, m, vals, sector, space)
             cache[key] = (e, v, SectorStates.from_quspin(m, space))
         return cache[key]
 
