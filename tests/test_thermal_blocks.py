@@ -1,4 +1,4 @@
-"""The exact thermal path in symmetry blocks (:mod:`edkit.thermodynamics.blocks`).
+"""The exact thermal path in symmetry blocks (:mod:`edkit.engine.dense_blocks`).
 
 - thermal averages computed in blocks against the brute-force Fock-space diagonalization of
   ``tests/test_thermal.py`` (real bilayer with complex momentum blocks; a complex flux ring, where
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-import edkit.thermodynamics.blocks as blocks
+import edkit.engine.dense_blocks as blocks
 from edkit.core.model import Sector
 from edkit.engine.backends import get
 from edkit.engine.backends.base import Request

@@ -64,13 +64,13 @@ def diagonalize(matrix, model=None, values=None, sector=None, space=None) -> tup
     """Every eigenvalue and eigenvector of a (sparse or dense) Hermitian matrix.
 
     Given the ``model``, ``values``, ``sector`` and plain sector ``space`` the matrix was built on, the
-    sector is solved in its symmetry blocks (:func:`edkit.thermodynamics.blocks.eigh_in_blocks`): the same
+    sector is solved in its symmetry blocks (:func:`edkit.engine.dense_blocks.eigh_in_blocks`): the same
     levels, eigenvectors in the plain basis (real for a real matrix), at a fraction of the cost.
     """
     from edkit.engine.threads import blas_threads
 
     if space is not None and hasattr(matrix, "tocsr"):
-        from edkit.thermodynamics.blocks import eigh_in_blocks
+        from edkit.engine.dense_blocks import eigh_in_blocks
 
         with blas_threads():
             return eigh_in_blocks(model, values, sector, space, matrix)

@@ -5,7 +5,7 @@ method, sector, parameter names), before any basis is built. Then:
 
 - ``method="exact"``: the ground sector and every target sector are diagonalized fully (dense,
   up to :data:`~edkit.response.lehmann.EXACT_MAX_DIMENSION` states, in the symmetry blocks that hold on
-  each sector, :func:`edkit.thermodynamics.blocks.eigh_in_blocks`); Lehmann sums
+  each sector, :func:`edkit.engine.dense_blocks.eigh_in_blocks`); Lehmann sums
   (:mod:`edkit.response.lehmann`); finite ``beta`` possible.
 - ``method="lanczos"``: the ground manifold from the planner
   (:func:`edkit.observables.correlations.ground_states`: QuSpin's stored sparse matrix below

@@ -1,8 +1,8 @@
 r"""Exact thermal data of one sector: full diagonalization of its dense Hamiltonian.
 
 Every level :math:`E_n` and eigenvector :math:`|n\rangle` of the sector (``numpy.linalg.eigh`` on the
-dense stored matrix, QuSpin basis; sectors of at least :data:`~edkit.thermodynamics.blocks.BLOCK_DIMENSION`
-states block by block in the symmetry blocks that hold on them, :mod:`edkit.thermodynamics.blocks`, with
+dense stored matrix, QuSpin basis; sectors of at least :data:`~edkit.engine.dense_blocks.BLOCK_DIMENSION`
+states block by block in the symmetry blocks that hold on them, :mod:`edkit.engine.dense_blocks`, with
 the eigenvectors mapped back to the plain basis), and :math:`\langle n|A_k|n\rangle` for each operator,
 so that :math:`\mathrm{Tr}\, e^{-\beta H} A = \sum_n e^{-\beta E_n}\langle n|A|n\rangle` exactly, at every
 ``beta`` at once. Without operators only the eigenvalues are computed (``eigvalsh``).
@@ -40,8 +40,8 @@ def exact_sample(model: Model, values: Mapping[str, float], sector: Sector, quan
     :math:`\\langle n|A_k|n\\rangle` of each operator quantity."""
     from edkit.engine.backends import get
     from edkit.engine.backends.base import Request
+    from edkit.engine.dense_blocks import BLOCK_DIMENSION, adapted_bases, block_eigh, generators
     from edkit.engine.threads import blas_threads
-    from edkit.thermodynamics.blocks import BLOCK_DIMENSION, adapted_bases, block_eigh, generators
     from edkit.thermodynamics.sector import SectorOperators
 
     op, space = get("stored").operator(model, values, sector, Request(method="stored"))

@@ -6,7 +6,7 @@ Method
 ------
 - ``"exact"``: every sector of the ensemble (:mod:`edkit.thermodynamics.ensemble`) is diagonalized in full
   (:mod:`edkit.thermodynamics.exact`), in the symmetry blocks that hold on it
-  (:mod:`edkit.thermodynamics.blocks`); refused before anything is built, with the estimate, when the dense
+  (:mod:`edkit.engine.dense_blocks`); refused before anything is built, with the estimate, when the dense
   matrices do not fit in memory (:func:`edkit.engine.memory.memory_limit`) or would take longer than
   :data:`~edkit.thermodynamics.exact.EXACT_SECONDS`.
 - ``"ftlm"``: finite-temperature Lanczos (:mod:`edkit.thermodynamics.ftlm`), ``samples`` random vectors of
