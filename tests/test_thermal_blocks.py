@@ -1,11 +1,13 @@
-"""The exact thermal path in symmetry blocks (:mod:`edkit.engine.dense_blocks`).
+"""Full diagonalization in symmetry blocks (:mod:`edkit.engine.dense_blocks`): exact thermal and dynamics.
 
 - thermal averages computed in blocks against the brute-force Fock-space diagonalization of
   ``tests/test_thermal.py`` (real bilayer with complex momentum blocks; a complex flux ring, where
   conjugate blocks must not be copied);
 - the blocks themselves: orthonormal, complete, ``H`` block-diagonal, each symmetry acting on a block
   as its character, a mirrored block the complex conjugate of its partner;
-- a symmetry that does not hold is dropped by the matrix check, whatever the term check said.
+- a symmetry that does not hold is dropped by the matrix check, whatever the term check said;
+- ``eigh_in_blocks`` is a full eigendecomposition (levels of ``eigvalsh``, ``H V = V E``, orthonormal,
+  real for a real ``H``), and exact dynamics (Lehmann, finite beta) equals its unblocked run.
 """
 
 from __future__ import annotations
