@@ -161,3 +161,30 @@ def test_exact_dynamics_in_blocks_equals_the_unblocked_lehmann_sum(monkeypatch):
     assert np.max(np.abs(np.array(blocked.spectrum) - plain.spectrum)) < 1e-10
     assert np.max(np.abs(np.array(blocked.G) - plain.G)) < 1e-10
     assert blocked.ground_energy == pytest.approx(plain.ground_energy, abs=1e-12)
+
+
+@pytest.mark.parametrize("name,L,bc", [(n, L, bc) for n in sorted(__import__("edkit.models").models.MODELS)
+                                       for L, bc in ((2, "open"), (3, "periodic"))])
+def test_every_model_decomposes_exactly_at_default_values(name, L, bc, monkeypatch):
+    """Registry-driven: blocks forced on every sector size; the decomposition of the default sector is exact
+    (constrained models included: their symmetries act on the kept states only)."""
+    from edkit.core.errors import EdkitError
+    from edkit.models import MODELS
+
+    try:
+        model = MODELS[name](L, bc)
+    except EdkitError:
+        pytest.skip(f"{name} has no L={L} {bc} cluster")
+    if len(model.modes) > 12:
+        pytest.skip(f"{name} L={L} {bc} has {len(model.modes)} modes")
+    values = model.resolve({})
+    sec = model.resolve_sector({})
+    extra = {k: v for k, v in sec.items() if k not in ("N", "Sz")}
+    sector = model.sector(sec["N"], sec.get("Sz"), **extra)
+    op, space = get("stored").operator(model, values, sector, Request(method="stored"))
+    monkeypatch.setattr(blocks, "BLOCK_DIMENSION", 1)
+    H = op.matrix.toarray()
+    e, V = blocks.eigh_in_blocks(model, values, sector, space, op.matrix)
+    assert np.allclose(e, np.linalg.eigvalsh(H), atol=1e-10)
+    assert np.allclose(V.conj().T @ V, np.eye(len(e)), atol=1e-10)
+    assert np.abs(H @ V - V * e).max() < 1e-10
