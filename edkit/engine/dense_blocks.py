@@ -40,6 +40,9 @@ from edkit.core.model import Model, Sector
 
 #: Sectors with fewer states are diagonalized without blocks (the dense ``eigh`` takes milliseconds).
 BLOCK_DIMENSION = 256
+#: Eigenvectors of a block are mapped back to the plain basis this many at a time (bounds the memory
+#: of :func:`edkit.thermodynamics.exact.exact_sample` to a few ``D x CHUNK`` arrays).
+CHUNK = 256
 
 
 def _power_is_identity(U: sp.csr_matrix, n: int) -> bool:
@@ -51,6 +54,25 @@ def _power_is_identity(U: sp.csr_matrix, n: int) -> bool:
 
 def _vanishes(A: sp.spmatrix, scale: float) -> bool:
     return A.nnz == 0 or float(abs(A).max()) <= 1e-12 * max(scale, 1.0)
+
+
+def planned_symmetries(model: Model, values: Mapping[str, object] | None, sector: Sector) -> list:
+    """The symmetries the planner assumes for a sector's blocks, before anything is built.
+
+    Those that hold on the terms (:func:`edkit.engine.labels.labelling_symmetries`), minus reflection when
+    translation is present (they do not commute) and particle-hole (kept by :func:`generators` only when
+    it commutes with the others, which is not known before the matrices exist): fewer symmetries than
+    :func:`generators` may find, so the estimate errs on the expensive side.
+    """
+    from edkit.engine.labels import labelling_symmetries
+    from edkit.engine.symmetry import SymmetryError
+
+    try:
+        syms = labelling_symmetries(model, values, sector)
+    except SymmetryError:
+        return []
+    labels = {s.label for s in syms}
+    return [s for s in syms if s.label in ("k", "Z") or (s.label == "P" and "k" not in labels)]
 
 
 def generators(model: Model, values: Mapping[str, object] | None, sector: Sector, space,
@@ -137,13 +159,12 @@ def adapted_bases(gens: list[tuple[str, sp.csr_matrix, int]], dim: int
 
 
 def block_eigh(H: sp.spmatrix, Q: sp.csc_matrix, want_vectors: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """Levels (and eigenvectors in the plain basis) of ``H`` in the block spanned by ``Q``'s columns
-    (module docstring, 3)."""
+    """Levels (and eigenvectors in the block's coordinates: ``Q @ v`` are those of ``H``) of ``H`` in the
+    block spanned by ``Q``'s columns (module docstring, 3)."""
     Hb = (Q.conj().T @ sp.csr_matrix(H) @ Q).toarray()
     Hb = 0.5 * (Hb + Hb.conj().T)
     if want_vectors:
-        e, v = np.linalg.eigh(Hb)
-        return e, np.asarray(Q @ v)
+        return np.linalg.eigh(Hb)
     return np.linalg.eigvalsh(Hb), None
 
 
@@ -170,6 +191,7 @@ def eigh_in_blocks(model: Model, values: Mapping[str, object] | None, sector: Se
         if real and mirror is not None:
             continue  # its levels and vectors come with its partner's below
         e, v = block_eigh(H, Q, True)
+        v = np.asarray(Q @ v)
         if real and i in mirrored:
             energies += [e, e]
             vectors += [np.sqrt(2) * v.real, np.sqrt(2) * v.imag]
@@ -183,4 +205,5 @@ def eigh_in_blocks(model: Model, values: Mapping[str, object] | None, sector: Se
     return e[order], V[:, order]
 
 
-__all__ = ["BLOCK_DIMENSION", "adapted_bases", "block_eigh", "eigh_in_blocks", "generators"]
+__all__ = ["BLOCK_DIMENSION", "CHUNK", "adapted_bases", "block_eigh", "eigh_in_blocks", "generators",
+           "planned_symmetries"]

@@ -94,21 +94,29 @@ def _value_bytes(model: Model) -> int:
     return 16 if has_complex_terms(model) else 8
 
 
-def _plan_exact(model: Model, ens: Ensemble, dims: Sequence[int]) -> None:
+def _plan_exact(model: Model, values: Mapping[str, object], terms: Sequence) -> None:
+    """Refuse an exact run whose largest sector would not fit or whose sectors would take too long
+    (:func:`edkit.thermodynamics.exact.sector_cost`: per symmetry block where blocks apply)."""
     from edkit.engine.memory import TooLargeError, memory_limit
-    from edkit.thermodynamics.exact import EXACT_SECONDS, exact_cost
+    from edkit.thermodynamics.exact import EXACT_SECONDS, sector_cost
 
-    if not dims:
+    if not terms:
         return
-    peak, seconds = exact_cost(dims, _value_bytes(model) == 16)
+    complex_values = _value_bytes(model) == 16
+    costs = [sector_cost(model, values, t.sector, t.dimension, complex_values) for t in terms]
+    peak = max(c[0] for c in costs)
+    seconds = sum(c[1] for c in costs)
     limit = memory_limit()
     if peak > limit or seconds > EXACT_SECONDS:
+        largest = max(t.dimension for t in terms)
+        blocks = max(c[2] for c, t in zip(costs, terms) if t.dimension == largest)
         why = (f"~{format_bytes(peak)} for the largest sector's dense matrices (limit {format_bytes(limit)})"
                if peak > limit else f"{approx_seconds(seconds)} (limit {approx_seconds(EXACT_SECONDS)})")
+        split = f", in {blocks} symmetry blocks" if blocks > 1 else ""
         raise TooLargeError(
             f"exact thermal averages of {model.name} L={model.lattice.L} need the full diagonalization of "
-            f"{len(dims)} sector(s) of up to {format_count(max(dims))} states: {why}; use method 'ftlm' "
-            f"(--method ftlm) for sectors this large")
+            f"{len(terms)} sector(s) of up to {format_count(largest)} states{split}: {why}; use method "
+            f"'ftlm' (--method ftlm) for sectors this large")
 
 
 def _plan_ftlm(model: Model, ens: Ensemble, dims: Sequence[int], n_ops: int, backends: Sequence[str]) -> None:
@@ -280,7 +288,7 @@ def thermal_averages(model: Model, values: Mapping[str, object] | None = None, *
 
     backends = [backend_name(model, t.sector, device) if k == "ftlm" else "stored"
                 for t, k in zip(ens.terms, kinds)]
-    _plan_exact(model, ens, [t.dimension for t, k in zip(ens.terms, kinds) if k == "exact"])
+    _plan_exact(model, vals, [t for t, k in zip(ens.terms, kinds) if k == "exact"])
     _plan_ftlm(model, ens, [t.dimension for t, k in zip(ens.terms, kinds) if k == "ftlm"], n_ops, backends)
 
     from edkit.thermodynamics.exact import exact_sample
