@@ -104,7 +104,8 @@ def register(sub) -> argparse.ArgumentParser:
                    help="inverse temperatures, comma-separated (each > 0)")
     s.add_argument("--method", choices=("auto", "exact", "ftlm"), default="auto", action=_Once,
                    help="exact: full diagonalization of every sector; ftlm: finite-temperature Lanczos; "
-                        "auto (default): exact up to 2,000 states per sector")
+                        "auto (default): exact up to 2,000 states per sector, or when the exact run (in "
+                        "symmetry blocks) is planned at 20 s at most")
     s.add_argument("--samples", type=int, default=None, action=_Once,
                    help="FTLM random vectors per sector (20)")
     s.add_argument("--steps", type=int, default=None, action=_Once,

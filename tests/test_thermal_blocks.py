@@ -237,3 +237,25 @@ def test_chunked_eigenvectors_give_the_same_averages(monkeypatch):
         for key, value in a.items():
             if isinstance(value, float):
                 assert b[key] == pytest.approx(value, abs=1e-12), key
+
+
+def test_auto_is_exact_when_the_blocks_make_it_cheap(monkeypatch):
+    """``method="auto"``: the 4-rung ring (4,900 states, over AUTO_EXACT_DIMENSION) is planned at a few
+    seconds in blocks and solved exactly; the 5-rung ring (63,504 states) goes to FTLM."""
+    import edkit.thermodynamics.run as run_module
+
+    chosen = []
+
+    def record(kind):
+        def stop(*args, **kwargs):
+            chosen.append(kind)
+            raise RuntimeError("chosen")
+        return stop
+
+    monkeypatch.setattr("edkit.thermodynamics.exact.exact_sample", record("exact"))
+    monkeypatch.setattr(run_module, "_ftlm_sector", record("ftlm"))
+    for L in (4, 5):
+        with pytest.raises(RuntimeError, match="chosen"):
+            thermal_averages(build_model("kbp", L, "periodic"), {"U": 4}, betas=[1.0])
+    assert chosen == ["exact", "ftlm"]
+    assert 4900 > run_module.AUTO_EXACT_DIMENSION

@@ -15,6 +15,13 @@ This package sits at the observables level: it imports the core, the models and 
 from __future__ import annotations
 
 from edkit.thermodynamics.result import ThermalResult
-from edkit.thermodynamics.run import AUTO_EXACT_DIMENSION, LOW_T_RELATIVE_ERROR, METHODS, thermal_averages
+from edkit.thermodynamics.run import (
+                                      AUTO_EXACT_DIMENSION,
+                                      AUTO_EXACT_SECONDS,
+                                      LOW_T_RELATIVE_ERROR,
+                                      METHODS,
+                                      thermal_averages,
+)
 
-__all__ = ["AUTO_EXACT_DIMENSION", "LOW_T_RELATIVE_ERROR", "METHODS", "ThermalResult", "thermal_averages"]
+__all__ = ["AUTO_EXACT_DIMENSION", "AUTO_EXACT_SECONDS", "LOW_T_RELATIVE_ERROR", "METHODS", "ThermalResult",
+           "thermal_averages"]
