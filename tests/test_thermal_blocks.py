@@ -149,13 +149,16 @@ def test_eigh_in_blocks_is_a_full_eigendecomposition(case):
     assert np.iscomplexobj(V) == (case == "flux")  # real H: real eigenvectors (k, -k recombined)
 
 
-def test_exact_dynamics_in_blocks_equals_the_unblocked_lehmann_sum(monkeypatch):
+@pytest.mark.parametrize("operator,q", [("sz", "pi"), ("c_up", np.pi / 3), ("sz", 0.0)])
+def test_exact_dynamics_in_blocks_equals_the_unblocked_lehmann_sum(operator, q, monkeypatch):
+    """T = 0 (every eigenvector) and finite beta (<n|B|m> block pair by block pair, pairs the symmetries
+    forbid skipped) against the same sums over whole sectors."""
     import edkit
 
     omega = np.linspace(-1, 6, 141)
 
     def run():
-        return edkit.dynamics("hubbard", {"U": 4}, L=6, bc="periodic", operator="sz", q="pi", omega=omega,
+        return edkit.dynamics("hubbard", {"U": 4}, L=6, bc="periodic", operator=operator, q=q, omega=omega,
                               eta=0.1, method="exact", tau=np.linspace(0, 2, 5), beta=3.0)
 
     blocked = run()

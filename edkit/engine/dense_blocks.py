@@ -168,36 +168,51 @@ def block_eigh(H: sp.spmatrix, Q: sp.csc_matrix, want_vectors: bool) -> tuple[np
     return np.linalg.eigvalsh(Hb), None
 
 
+def eigen_blocks(model: Model, values: Mapping[str, object] | None, sector: Sector, space,
+                 H: sp.spmatrix) -> list[tuple[sp.csc_matrix, np.ndarray, np.ndarray, int | None]]:
+    """Every block's ``(Q, levels, eigenvectors v in the block's coordinates, mirror)``: ``Q @ v`` are
+    eigenvectors of ``H`` in the plain basis; ``mirror`` as in :func:`adapted_bases`. One block (``Q`` the
+    identity) for sectors below :data:`BLOCK_DIMENSION` states or without a symmetry. For a real ``H`` a
+    mirrored block is not diagonalized again: its eigenvectors are the complex conjugates of its
+    partner's (as its ``Q`` is), its levels the same.
+    """
+    H = sp.csr_matrix(H)
+    dim = H.shape[0]
+    gens = generators(model, values, sector, space, H) if dim >= BLOCK_DIMENSION else []
+    real = not np.iscomplexobj(H.data)
+    out: list[tuple[sp.csc_matrix, np.ndarray, np.ndarray, int | None]] = []
+    for Q, mirror in adapted_bases(gens, dim):
+        if real and mirror is not None:
+            _, e, v, _ = out[mirror]
+            out.append((Q, e, v.conj(), mirror))
+        else:
+            e, v = block_eigh(H, Q, True)
+            out.append((Q, e, v, mirror))
+    return out
+
+
 def eigh_in_blocks(model: Model, values: Mapping[str, object] | None, sector: Sector, space,
                    H: sp.spmatrix) -> tuple[np.ndarray, np.ndarray]:
     """Every level and eigenvector of ``H`` on a plain sector space, through its symmetry blocks.
 
     What ``numpy.linalg.eigh(H.toarray())`` returns (ascending levels, orthonormal eigenvectors as
-    columns in the plain basis), at about ``1/|G|^2`` of the cost. For a real ``H`` the eigenvectors are
-    real: a block of momentum ``k`` and its mirror ``-k`` hold ``v`` and ``conj(v)`` at the same level,
-    replaced by ``sqrt(2) Re v`` and ``sqrt(2) Im v`` (orthonormal: ``v`` is orthogonal to ``conj(v)``).
-    Sectors below :data:`BLOCK_DIMENSION` states, or without a symmetry, are diagonalized whole.
+    columns in the plain basis), at about ``1/|G|^2`` of the cost (:func:`eigen_blocks`). For a real ``H``
+    the eigenvectors are real: a block of momentum ``k`` and its mirror ``-k`` hold ``x`` and ``conj(x)``
+    at the same level, replaced by ``sqrt(2) Re x`` and ``sqrt(2) Im x`` (orthonormal: ``x`` is
+    orthogonal to ``conj(x)``).
     """
-    H = sp.csr_matrix(H)
-    dim = H.shape[0]
-    gens = generators(model, values, sector, space, H) if dim >= BLOCK_DIMENSION else []
-    if not gens:
-        return np.linalg.eigh(H.toarray())
-    real = not np.iscomplexobj(H.data)
-    bases = adapted_bases(gens, dim)
-    mirrored = {m for _, m in bases if m is not None}
+    real = not np.iscomplexobj(sp.csr_matrix(H).data)
+    blocks = eigen_blocks(model, values, sector, space, H)
+    partners = {b[3] for b in blocks if b[3] is not None}
     energies, vectors = [], []
-    for i, (Q, mirror) in enumerate(bases):
+    for i, (Q, e, v, mirror) in enumerate(blocks):
+        x = np.asarray(Q @ v)
         if real and mirror is not None:
-            continue  # its levels and vectors come with its partner's below
-        e, v = block_eigh(H, Q, True)
-        v = np.asarray(Q @ v)
-        if real and i in mirrored:
-            energies += [e, e]
-            vectors += [np.sqrt(2) * v.real, np.sqrt(2) * v.imag]
-        else:
-            energies.append(e)
-            vectors.append(v)
+            x = np.sqrt(2) * x.imag
+        elif real and i in partners:
+            x = np.sqrt(2) * x.real
+        energies.append(e)
+        vectors.append(x)
     e = np.concatenate(energies)
     order = np.argsort(e, kind="stable")
     complex_vectors = any(np.iscomplexobj(v) for v in vectors)
@@ -205,5 +220,5 @@ def eigh_in_blocks(model: Model, values: Mapping[str, object] | None, sector: Se
     return e[order], V[:, order]
 
 
-__all__ = ["BLOCK_DIMENSION", "CHUNK", "adapted_bases", "block_eigh", "eigh_in_blocks", "generators",
-           "planned_symmetries"]
+__all__ = ["BLOCK_DIMENSION", "CHUNK", "adapted_bases", "block_eigh", "eigen_blocks", "eigh_in_blocks",
+           "generators", "planned_symmetries"]

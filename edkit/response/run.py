@@ -5,7 +5,8 @@ method, sector, parameter names), before any basis is built. Then:
 
 - ``method="exact"``: the ground sector and every target sector are diagonalized fully (dense,
   up to :data:`~edkit.response.lehmann.EXACT_MAX_DIMENSION` states, in the symmetry blocks that hold on
-  each sector, :func:`edkit.engine.dense_blocks.eigh_in_blocks`); Lehmann sums
+  each sector, :func:`edkit.engine.dense_blocks.eigh_in_blocks`; at finite ``beta`` the matrix elements
+  block pair by block pair, :func:`~edkit.engine.dense_blocks.eigen_blocks`); Lehmann sums
   (:mod:`edkit.response.lehmann`); finite ``beta`` possible.
 - ``method="lanczos"``: the ground manifold from the planner
   (:func:`edkit.observables.correlations.ground_states`: QuSpin's stored sparse matrix below
@@ -403,17 +404,21 @@ def _thermal(m: Model, vals, sec_values, sec_extra, parts: Sequence[Part], tau: 
         for part in parts:
             t = part.target(s, m.n_orbitals)
             check_exact(_count(m, t), f"the {part.name} sector of every Sz sector")
+    from edkit.engine.dense_blocks import eigen_blocks
+    from edkit.engine.threads import blas_threads
+
     cache: dict[tuple[int, int], tuple] = {}
 
     def solved(sector: Sector):
+        """The sector's symmetry blocks ``[(Q, levels, eigenvectors in block coordinates, _)]`` and states."""
         key = (sector.n_up, sector.n_dn)
         if key not in cache:
             H, space = hamiltonian_matrix(m, vals, sector)
-            e, v = diagonalize(H, m, vals, sector, space)
-            cache[key] = (e, v, SectorStates.from_quspin(m, space))
+            with blas_threads():
+                cache[key] = (eigen_blocks(m, vals, sector, space, H), SectorStates.from_quspin(m, space))
         return cache[key]
 
-    sources = [solved(s)[0] for s in sectors]
+    sources = [np.concatenate([b[1] for b in solved(s)[0]]) for s in sectors]
     out = {}
     for part in parts:
         terms = []
@@ -421,11 +426,17 @@ def _thermal(m: Model, vals, sec_values, sec_extra, parts: Sequence[Part], tau: 
             t = part.target(s, m.n_orbitals)
             if t is None or _count(m, t) == 0:
                 continue
-            e_m, v_m, src = solved(s)
-            e_n, v_n, dst = solved(t)
-            B = terms_matrix(m, part.terms, src, dst)
-            W = np.abs(v_n.conj().T @ (B @ v_m)) ** 2
-            terms.append((e_m, e_n, W))
+            (src_blocks, src), (dst_blocks, dst) = solved(s), solved(t)
+            B = terms_matrix(m, part.terms, src, dst).tocsr()
+            floor = 1e-12 * (float(abs(B).max()) if B.nnz else 1.0)
+            with blas_threads():
+                for Qm, e_m, v_m, _ in src_blocks:  # <n|B|m> block by block: B connects few block pairs
+                    BQ = (B @ Qm).tocsc()
+                    for Qn, e_n, v_n, _ in dst_blocks:
+                        M = (Qn.conj().T @ BQ).tocsr()
+                        if not M.nnz or float(abs(M).max()) <= floor:
+                            continue  # a pair the symmetries forbid
+                        terms.append((e_m, e_n, np.abs(v_n.conj().T @ (M @ v_m)) ** 2))
         out[part.name] = thermal_correlator(terms, sources, tau, beta)
     return out
 
