@@ -6,8 +6,9 @@
 - the blocks themselves: orthonormal, complete, ``H`` block-diagonal, each symmetry acting on a block
   as its character, a mirrored block the complex conjugate of its partner;
 - a symmetry that does not hold is dropped by the matrix check, whatever the term check said;
-- ``eigh_in_blocks`` is a full eigendecomposition (levels of ``eigvalsh``, ``H V = V E``, orthonormal,
-  real for a real ``H``), and exact dynamics (Lehmann, finite beta) equals its unblocked run;
+- ``eigen_blocks`` is a full eigendecomposition (levels of ``eigvalsh``, ``H V = V E``, orthonormal; a
+  mirrored block the conjugate of its partner), and exact dynamics (Lehmann, finite beta) equals its
+  unblocked run;
 - the planner's block estimate (before building) bounds the blocks built, admits the 10-site ring that the
   whole-sector estimate refused and still refuses 7 rungs; mapping eigenvectors back in chunks changes
   nothing.
@@ -132,8 +133,17 @@ def test_a_symmetry_that_does_not_hold_is_dropped(monkeypatch):
     assert len(blocks.adapted_bases([], op.shape[0])) == 1
 
 
+def _assembled(model, values, sector, space, H):
+    """Levels and plain-basis eigenvectors of every block of :func:`eigen_blocks`, side by side."""
+    parts = blocks.eigen_blocks(model, values, sector, space, H)
+    e = np.concatenate([b[1] for b in parts])
+    V = np.column_stack([np.asarray(Q @ v, dtype=complex) for Q, _, v, _ in parts])
+    order = np.argsort(e)
+    return e[order], V[:, order], parts
+
+
 @pytest.mark.parametrize("case", ["kbp", "flux"])
-def test_eigh_in_blocks_is_a_full_eigendecomposition(case):
+def test_eigen_blocks_are_a_full_eigendecomposition(case):
     if case == "kbp":
         model, sector = kbp_bilayer(3, "periodic"), Sector(3, 3)
         values = model.resolve({"U": 3.0, "t_perp": 0.7})
@@ -142,11 +152,15 @@ def test_eigh_in_blocks_is_a_full_eigendecomposition(case):
         values = model.resolve({"t": 1.0, "phi": 0.3, "U": 2.5})
     op, space = get("stored").operator(model, values, sector, Request(method="stored"))
     H = op.matrix.toarray()
-    e, V = blocks.eigh_in_blocks(model, values, sector, space, op.matrix)
+    e, V, parts = _assembled(model, values, sector, space, op.matrix)
     assert np.allclose(e, np.linalg.eigvalsh(H), atol=1e-10)
     assert np.allclose(V.conj().T @ V, np.eye(len(e)), atol=1e-12)
     assert np.abs(H @ V - V * e).max() < 1e-10
-    assert np.iscomplexobj(V) == (case == "flux")  # real H: real eigenvectors (k, -k recombined)
+    mirrors = [(i, b[3]) for i, b in enumerate(parts) if b[3] is not None]
+    assert mirrors  # k and -k
+    for i, j in mirrors:
+        copied = np.array_equal(parts[i][1], parts[j][1]) and np.array_equal(parts[i][2], parts[j][2].conj())
+        assert copied == (case == "kbp")  # real H: -k not diagonalized again; the flux splits k and -k
 
 
 @pytest.mark.parametrize("operator,q", [("sz", "pi"), ("c_up", np.pi / 3), ("sz", 0.0)])
@@ -190,7 +204,7 @@ def test_every_model_decomposes_exactly_at_default_values(name, L, bc, monkeypat
     op, space = get("stored").operator(model, values, sector, Request(method="stored"))
     monkeypatch.setattr(blocks, "BLOCK_DIMENSION", 1)
     H = op.matrix.toarray()
-    e, V = blocks.eigh_in_blocks(model, values, sector, space, op.matrix)
+    e, V, _ = _assembled(model, values, sector, space, op.matrix)
     assert np.allclose(e, np.linalg.eigvalsh(H), atol=1e-10)
     assert np.allclose(V.conj().T @ V, np.eye(len(e)), atol=1e-10)
     assert np.abs(H @ V - V * e).max() < 1e-10

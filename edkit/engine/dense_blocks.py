@@ -5,8 +5,8 @@ The dense ``eigh`` of a sector costs :math:`D^3`. The model's symmetries that ho
 :func:`edkit.engine.labels.labelling_symmetries`) split it into blocks; ``|G|`` blocks of about
 :math:`D/|G|` states cost about :math:`D^3/|G|^2` together. For the 4-rung periodic KBP bilayer at
 half filling (4,900 states, ``k`` and ``Z``: eight blocks of ~612) the exact thermal run drops from
-~21 s to ~3 s on one core. Used by :mod:`edkit.thermodynamics.exact` (block by block) and by the exact
-dynamics (:func:`eigh_in_blocks`, every eigenpair at once).
+~21 s to ~3 s on one core. Used by :mod:`edkit.thermodynamics.exact` and by the exact dynamics
+(:mod:`edkit.response.run`, through :func:`eigen_blocks`).
 
 Construction (no QuSpin block basis is involved, so the eigenvectors stay in the plain sector basis and
 every observable is evaluated exactly as without blocks):
@@ -191,34 +191,5 @@ def eigen_blocks(model: Model, values: Mapping[str, object] | None, sector: Sect
     return out
 
 
-def eigh_in_blocks(model: Model, values: Mapping[str, object] | None, sector: Sector, space,
-                   H: sp.spmatrix) -> tuple[np.ndarray, np.ndarray]:
-    """Every level and eigenvector of ``H`` on a plain sector space, through its symmetry blocks.
-
-    What ``numpy.linalg.eigh(H.toarray())`` returns (ascending levels, orthonormal eigenvectors as
-    columns in the plain basis), at about ``1/|G|^2`` of the cost (:func:`eigen_blocks`). For a real ``H``
-    the eigenvectors are real: a block of momentum ``k`` and its mirror ``-k`` hold ``x`` and ``conj(x)``
-    at the same level, replaced by ``sqrt(2) Re x`` and ``sqrt(2) Im x`` (orthonormal: ``x`` is
-    orthogonal to ``conj(x)``).
-    """
-    real = not np.iscomplexobj(sp.csr_matrix(H).data)
-    blocks = eigen_blocks(model, values, sector, space, H)
-    partners = {b[3] for b in blocks if b[3] is not None}
-    energies, vectors = [], []
-    for i, (Q, e, v, mirror) in enumerate(blocks):
-        x = np.asarray(Q @ v)
-        if real and mirror is not None:
-            x = np.sqrt(2) * x.imag
-        elif real and i in partners:
-            x = np.sqrt(2) * x.real
-        energies.append(e)
-        vectors.append(x)
-    e = np.concatenate(energies)
-    order = np.argsort(e, kind="stable")
-    complex_vectors = any(np.iscomplexobj(v) for v in vectors)
-    V = np.concatenate([v.astype(complex) if complex_vectors else v for v in vectors], axis=1)
-    return e[order], V[:, order]
-
-
-__all__ = ["BLOCK_DIMENSION", "CHUNK", "adapted_bases", "block_eigh", "eigen_blocks", "eigh_in_blocks",
-           "generators", "planned_symmetries"]
+__all__ = ["BLOCK_DIMENSION", "CHUNK", "adapted_bases", "block_eigh", "eigen_blocks", "generators",
+           "planned_symmetries"]

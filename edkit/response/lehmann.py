@@ -60,20 +60,10 @@ def check_exact(dimension: int, what: str) -> None:
                          f"(at most {EXACT_MAX_DIMENSION:,}); use --method lanczos")
 
 
-def diagonalize(matrix, model=None, values=None, sector=None, space=None) -> tuple[np.ndarray, np.ndarray]:
-    """Every eigenvalue and eigenvector of a (sparse or dense) Hermitian matrix.
-
-    Given the ``model``, ``values``, ``sector`` and plain sector ``space`` the matrix was built on, the
-    sector is solved in its symmetry blocks (:func:`edkit.engine.dense_blocks.eigh_in_blocks`): the same
-    levels, eigenvectors in the plain basis (real for a real matrix), at a fraction of the cost.
-    """
+def diagonalize(matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Every eigenvalue and eigenvector of a (sparse or dense) Hermitian matrix."""
     from edkit.engine.threads import blas_threads
 
-    if space is not None and hasattr(matrix, "tocsr"):
-        from edkit.engine.dense_blocks import eigh_in_blocks
-
-        with blas_threads():
-            return eigh_in_blocks(model, values, sector, space, matrix)
     dense = matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix)
     with blas_threads():
         return np.linalg.eigh(dense)

@@ -5,8 +5,8 @@ method, sector, parameter names), before any basis is built. Then:
 
 - ``method="exact"``: the ground sector and every target sector are diagonalized fully (dense,
   up to :data:`~edkit.response.lehmann.EXACT_MAX_DIMENSION` states, in the symmetry blocks that hold on
-  each sector, :func:`edkit.engine.dense_blocks.eigh_in_blocks`; at finite ``beta`` the matrix elements
-  block pair by block pair, :func:`~edkit.engine.dense_blocks.eigen_blocks`); Lehmann sums
+  each sector, :func:`edkit.engine.dense_blocks.eigen_blocks`: amplitudes block by block, and at finite
+  ``beta`` the matrix elements block pair by block pair); Lehmann sums
   (:mod:`edkit.response.lehmann`); finite ``beta`` possible.
 - ``method="lanczos"``: the ground manifold from the planner
   (:func:`edkit.observables.correlations.ground_states`: QuSpin's stored sparse matrix below
@@ -50,7 +50,6 @@ from edkit.response.lehmann import (
     EXACT_AUTO_DIMENSION,
     Poles,
     check_exact,
-    diagonalize,
     ground_manifold,
     lehmann_poles,
 )
@@ -268,15 +267,30 @@ def _sector_info(sector: Sector) -> dict[str, int]:
     return {"N_up": sector.n_up, "N_dn": sector.n_dn}
 
 
-def _exact(m: Model, vals, sector: Sector, parts: Sequence[Part], targets):
-    """Full diagonalization of the ground sector and every target; Lehmann poles."""
+def _solve_blocks(m: Model, vals, sector: Sector):
+    """``(H, states, blocks)``: the sector's matrix and states, and its symmetry blocks
+    ``[(Q, levels, eigenvectors in block coordinates, _)]``
+    (:func:`edkit.engine.dense_blocks.eigen_blocks`)."""
     from edkit.engine.backend_quspin import hamiltonian_matrix
+    from edkit.engine.dense_blocks import eigen_blocks
+    from edkit.engine.threads import blas_threads
 
     H, space = hamiltonian_matrix(m, vals, sector)
-    src = SectorStates.from_quspin(m, space)
-    energies, vectors = diagonalize(H, m, vals, sector, space)
-    e0 = float(energies[0])
-    g = ground_manifold(energies)
+    with blas_threads():
+        blocks = eigen_blocks(m, vals, sector, space, H)
+    return H, SectorStates.from_quspin(m, space), blocks
+
+
+def _exact(m: Model, vals, sector: Sector, parts: Sequence[Part], targets):
+    """Full diagonalization of the ground sector and every target (in symmetry blocks); Lehmann poles."""
+    H, src, blocks = _solve_blocks(m, vals, sector)
+    energies = np.concatenate([b[1] for b in blocks])
+    where = [(i, j) for i, b in enumerate(blocks) for j in range(len(b[1]))]
+    order = np.argsort(energies, kind="stable")
+    e0 = float(energies[order[0]])
+    g = ground_manifold(energies[order])
+    vectors = np.column_stack([np.asarray(blocks[i][0] @ blocks[i][2][:, j]) for i, j in
+                               (where[k] for k in order[:g])])  # the ground manifold, plain basis
     pole_set = Poles()
     part_poles: dict[str, Poles] = {}
     info: dict[str, Any] = {}
@@ -289,17 +303,16 @@ def _exact(m: Model, vals, sector: Sector, parts: Sequence[Part], targets):
             info[part.name] = {"sector": None, "dimension": 0}
             continue
         if part.shift == (0, 0):
-            Ht, et, vt, dst = H, energies, vectors, src
+            Ht, dst, tblocks = H, src, blocks
         else:
-            Ht, tspace = hamiltonian_matrix(m, vals, target)
-            dst = SectorStates.from_quspin(m, tspace)
-            et, vt = diagonalize(Ht, m, vals, target, tspace)
+            Ht, dst, tblocks = _solve_blocks(m, vals, target)
         for a in range(g):
             phi = apply_terms(m, part.terms, src, dst, vectors[:, a])
             norm2 = float(np.real(np.vdot(phi, phi)))
             m0 += norm2 / g
             m1 += part.sign * (float(np.real(np.vdot(phi, Ht @ phi))) - e0 * norm2) / g
-            mine.extend(*lehmann_poles(phi, et, vt, e0, part.sign, 1.0 / g))
+            for Q, et, vt, _ in tblocks:  # <n|phi> block by block
+                mine.extend(*lehmann_poles(np.asarray(Q.conj().T @ phi), et, vt, e0, part.sign, 1.0 / g))
         pole_set.extend(mine.omega, mine.weight, mine.excitation)
         info[part.name] = {"sector": _sector_info(target), "dimension": dst.dimension,
                            "seconds": time.perf_counter() - t0}
@@ -385,7 +398,6 @@ def _thermal(m: Model, vals, sec_values, sec_extra, parts: Sequence[Part], tau: 
              beta: float) -> dict[str, np.ndarray]:
     """:math:`G_\\beta(\\tau)` per part, canonical at fixed ``N`` over every ``Sz`` sector."""
     from edkit.core.model import SectorError
-    from edkit.engine.backend_quspin import hamiltonian_matrix
 
     sectors = []
     if m.spinful:
@@ -404,7 +416,6 @@ def _thermal(m: Model, vals, sec_values, sec_extra, parts: Sequence[Part], tau: 
         for part in parts:
             t = part.target(s, m.n_orbitals)
             check_exact(_count(m, t), f"the {part.name} sector of every Sz sector")
-    from edkit.engine.dense_blocks import eigen_blocks
     from edkit.engine.threads import blas_threads
 
     cache: dict[tuple[int, int], tuple] = {}
@@ -413,9 +424,8 @@ def _thermal(m: Model, vals, sec_values, sec_extra, parts: Sequence[Part], tau: 
         """The sector's symmetry blocks ``[(Q, levels, eigenvectors in block coordinates, _)]`` and states."""
         key = (sector.n_up, sector.n_dn)
         if key not in cache:
-            H, space = hamiltonian_matrix(m, vals, sector)
-            with blas_threads():
-                cache[key] = (eigen_blocks(m, vals, sector, space, H), SectorStates.from_quspin(m, space))
+            _, states, blocks = _solve_blocks(m, vals, sector)
+            cache[key] = (blocks, states)
         return cache[key]
 
     sources = [np.concatenate([b[1] for b in solved(s)[0]]) for s in sectors]
