@@ -64,7 +64,9 @@ def test_blocked_bilayer_averages_equal_brute_force(solved_blocks):
     a, b = ("p", 0), ("p", 1)
     cols = ["C:p:0:1", "SzSz:p:0:1", "N:m:0:2"]
     terms = [ops.pair_pair(a, b), ops.spin_spin(a, b, "z"), ops.density_density(("m", 0), ("m", 2))]
-    _check_against_brute_force(model, values, 6, cols, terms, solved_blocks)
+    res = _check_against_brute_force(model, values, 6, cols, terms, solved_blocks)
+    reported = {(x["N"], x["Sz"]): (x["symmetries"], x["blocks"]) for x in res.to_dict()["sectors"]}
+    assert reported[(6, 0.0)] == (["k", "Z"], 6) and reported[(6, 1.0)] == ([], 1)  # 225 states: whole
     # the (3, 3) sector (400 states) was split into k = 0, 1, 2 and Z = +-1 blocks, those of k = 2 copied
     # from k = 1 (real H); the smaller sectors (below BLOCK_DIMENSION) were diagonalized whole
     split = [d for n, d in solved_blocks if n == 400]

@@ -103,11 +103,13 @@ def exact_sample(model: Model, values: Mapping[str, float], sector: Sector, quan
                 parts.append(np.concatenate([operators.diagonal_elements(np.asarray(Q @ v[:, c:c + CHUNK]))
                                              for c in range(0, v.shape[1], CHUNK)], axis=1)
                              if v.shape[1] else np.zeros((len(operators), 0)))
+    n_blocks = len(energies)
     energies = np.concatenate(energies)
     order = np.argsort(energies, kind="stable")  # ascending, as without blocks
     energies = energies[order]
     vals = np.concatenate(parts, axis=1)[:, order] if parts else np.zeros((0, len(energies)))
-    return Sample(np.asarray(energies, dtype=float), np.ones(len(energies)), vals, len(energies))
+    return Sample(np.asarray(energies, dtype=float), np.ones(len(energies)), vals, len(energies),
+                  tuple(g[0] for g in gens), n_blocks)
 
 
 __all__ = ["BLOCK_MARGIN", "COMPLEX_FACTOR", "DENSE_RATE", "EXACT_SECONDS", "exact_cost", "exact_sample",

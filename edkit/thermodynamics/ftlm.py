@@ -68,12 +68,17 @@ class Sample:
         ``(n_ops, m)``: :math:`\\mathrm{Re}\\,\\langle r|\\psi_i\\rangle\\langle\\psi_i|A_k|r\\rangle`.
     steps
         Lanczos steps taken.
+    symmetries, blocks
+        Exact samples: the symmetries whose blocks the sector was solved in (``"k"``, ``"Z"``, ...) and
+        the number of blocks (``()`` and ``1``: solved whole).
     """
 
     energies: np.ndarray
     weights: np.ndarray
     values: np.ndarray
     steps: int
+    symmetries: tuple[str, ...] = ()
+    blocks: int = 1
 
 
 def random_vector(dim: int, complex_values: bool, seed: int, sector: tuple[int, int], r: int) -> np.ndarray:

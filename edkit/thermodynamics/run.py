@@ -377,8 +377,11 @@ def thermal_averages(model: Model, values: Mapping[str, object] | None = None, *
         extras["sector"] = dict(ens.sector)
     if any_ftlm:
         extras.update({"samples": samples, "steps": steps, "seed": int(seed)})
+    solved = {id(t): samples_[0] for t, k, samples_ in data if k == "exact"}
     extras["sectors"] = [{"N": t.N, "Sz": t.Sz, "dimension": t.dimension, "method": k,
                           **({"backend": n} if k == "ftlm" else {}),
+                          **({"symmetries": list(solved[id(t)].symmetries), "blocks": solved[id(t)].blocks}
+                             if k == "exact" else {}),
                           "images": [list(i) for i in t.images]}
                          for t, k, n in zip(ens.terms, kinds, backends)]
     extras["spin_flip"] = ens.spin_flip
