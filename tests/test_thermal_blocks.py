@@ -137,7 +137,7 @@ def test_a_symmetry_that_does_not_hold_is_dropped(monkeypatch):
 
 def _assembled(model, values, sector, space, H):
     """Levels and plain-basis eigenvectors of every block of :func:`eigen_blocks`, side by side."""
-    parts = blocks.eigen_blocks(model, values, sector, space, H)
+    _, parts = blocks.eigen_blocks(model, values, sector, space, H)
     e = np.concatenate([b[1] for b in parts])
     V = np.column_stack([np.asarray(Q @ v, dtype=complex) for Q, _, v, _ in parts])
     order = np.argsort(e)

@@ -168,27 +168,29 @@ def block_eigh(H: sp.spmatrix, Q: sp.csc_matrix, want_vectors: bool) -> tuple[np
     return np.linalg.eigvalsh(Hb), None
 
 
-def eigen_blocks(model: Model, values: Mapping[str, object] | None, sector: Sector, space,
-                 H: sp.spmatrix) -> list[tuple[sp.csc_matrix, np.ndarray, np.ndarray, int | None]]:
-    """Every block's ``(Q, levels, eigenvectors v in the block's coordinates, mirror)``: ``Q @ v`` are
-    eigenvectors of ``H`` in the plain basis; ``mirror`` as in :func:`adapted_bases`. One block (``Q`` the
-    identity) for sectors below :data:`BLOCK_DIMENSION` states or without a symmetry. For a real ``H`` a
-    mirrored block is not diagonalized again: its eigenvectors are the complex conjugates of its
-    partner's (as its ``Q`` is), its levels the same.
+def eigen_blocks(model: Model, values: Mapping[str, object] | None, sector: Sector, space, H: sp.spmatrix,
+                 vectors: bool = True) -> tuple[tuple[str, ...], list[tuple]]:
+    """The symmetries used, and every block's ``(Q, levels, eigenvectors v in block coordinates, mirror)``.
+
+    ``Q @ v`` are eigenvectors of ``H`` in the plain basis (``v`` is ``None`` with ``vectors=False``: levels
+    only); ``mirror`` as in :func:`adapted_bases`. One block (``Q`` the identity, no symmetry) for sectors
+    below :data:`BLOCK_DIMENSION` states or without a symmetry. For a real ``H`` a mirrored block is not
+    diagonalized again: its eigenvectors are the complex conjugates of its partner's (as its ``Q`` is),
+    its levels the same.
     """
     H = sp.csr_matrix(H)
     dim = H.shape[0]
     gens = generators(model, values, sector, space, H) if dim >= BLOCK_DIMENSION else []
     real = not np.iscomplexobj(H.data)
-    out: list[tuple[sp.csc_matrix, np.ndarray, np.ndarray, int | None]] = []
+    out: list[tuple] = []
     for Q, mirror in adapted_bases(gens, dim):
         if real and mirror is not None:
             _, e, v, _ = out[mirror]
-            out.append((Q, e, v.conj(), mirror))
+            out.append((Q, e, None if v is None else v.conj(), mirror))
         else:
-            e, v = block_eigh(H, Q, True)
+            e, v = block_eigh(H, Q, vectors)
             out.append((Q, e, v, mirror))
-    return out
+    return tuple(g[0] for g in gens), out
 
 
 __all__ = ["BLOCK_DIMENSION", "CHUNK", "adapted_bases", "block_eigh", "eigen_blocks", "generators",

@@ -277,7 +277,7 @@ def _solve_blocks(m: Model, vals, sector: Sector):
 
     H, space = hamiltonian_matrix(m, vals, sector)
     with blas_threads():
-        blocks = eigen_blocks(m, vals, sector, space, H)
+        _, blocks = eigen_blocks(m, vals, sector, space, H)
     return H, SectorStates.from_quspin(m, space), blocks
 
 

@@ -78,28 +78,25 @@ def exact_sample(model: Model, values: Mapping[str, float], sector: Sector, quan
     :math:`\\langle n|A_k|n\\rangle` of each operator quantity."""
     from edkit.engine.backends import get
     from edkit.engine.backends.base import Request
-    from edkit.engine.dense_blocks import BLOCK_DIMENSION, CHUNK, adapted_bases, block_eigh, generators
+    from edkit.engine.dense_blocks import CHUNK, eigen_blocks
     from edkit.engine.threads import blas_threads
     from edkit.thermodynamics.sector import SectorOperators
 
     op, space = get("stored").operator(model, values, sector, Request(method="stored"))
-    dim = op.shape[0]
-    gens = generators(model, values, sector, space, op.matrix) if dim >= BLOCK_DIMENSION else []
     operators = SectorOperators(space, quantities) if quantities else None
-    # a mirrored block (conjugate character) repeats an earlier one's levels and, for real H and real
-    # operators, its <n|A|n> (the eigenvectors are complex conjugates)
-    real = not np.iscomplexobj(op.matrix.data) and (operators is None or operators.real)
+    # a mirrored block (conjugate character) of a real H repeats its partner's <n|A|n> when the operators
+    # are real too (its eigenvectors are the complex conjugates)
+    copy = not np.iscomplexobj(op.matrix.data) and operators is not None and operators.real
     energies, parts = [], []
     with blas_threads():
-        for Q, mirror in adapted_bases(gens, dim):
-            if mirror is not None and real:
-                energies.append(energies[mirror])
-                if operators is not None:
-                    parts.append(parts[mirror])
-                continue
-            e, v = block_eigh(op.matrix, Q, operators is not None)
+        symmetries, blocks = eigen_blocks(model, values, sector, space, op.matrix, operators is not None)
+        for Q, e, v, mirror in blocks:
             energies.append(e)
-            if operators is not None:  # eigenvectors mapped back CHUNK at a time
+            if operators is None:
+                continue
+            if copy and mirror is not None:
+                parts.append(parts[mirror])
+            else:  # eigenvectors mapped back CHUNK at a time
                 parts.append(np.concatenate([operators.diagonal_elements(np.asarray(Q @ v[:, c:c + CHUNK]))
                                              for c in range(0, v.shape[1], CHUNK)], axis=1)
                              if v.shape[1] else np.zeros((len(operators), 0)))
@@ -109,7 +106,7 @@ def exact_sample(model: Model, values: Mapping[str, float], sector: Sector, quan
     energies = energies[order]
     vals = np.concatenate(parts, axis=1)[:, order] if parts else np.zeros((0, len(energies)))
     return Sample(np.asarray(energies, dtype=float), np.ones(len(energies)), vals, len(energies),
-                  tuple(g[0] for g in gens), n_blocks)
+                  symmetries, n_blocks)
 
 
 __all__ = ["BLOCK_MARGIN", "COMPLEX_FACTOR", "DENSE_RATE", "EXACT_SECONDS", "exact_cost", "exact_sample",
