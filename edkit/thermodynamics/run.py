@@ -102,14 +102,11 @@ def _plan_exact(model: Model, values: Mapping[str, object], terms: Sequence) -> 
     """Refuse an exact run whose largest sector would not fit or whose sectors would take too long
     (:func:`edkit.thermodynamics.exact.sector_cost`: per symmetry block where blocks apply)."""
     from edkit.engine.memory import TooLargeError, memory_limit
-    from edkit.thermodynamics.exact import EXACT_SECONDS, sector_cost
+    from edkit.thermodynamics.exact import EXACT_SECONDS
 
     if not terms:
         return
-    complex_values = _value_bytes(model) == 16
-    costs = [sector_cost(model, values, t.sector, t.dimension, complex_values) for t in terms]
-    peak = max(c[0] for c in costs)
-    seconds = sum(c[1] for c in costs)
+    peak, seconds, costs = _exact_costs(model, values, terms)
     limit = memory_limit()
     if peak > limit or seconds > EXACT_SECONDS:
         largest = max(t.dimension for t in terms)
@@ -123,14 +120,22 @@ def _plan_exact(model: Model, values: Mapping[str, object], terms: Sequence) -> 
             f"'ftlm' (--method ftlm) for sectors this large")
 
 
-def _exact_affordable(model: Model, values: Mapping[str, object], ens: Ensemble) -> bool:
-    """Whether the exact run is planned at most :data:`AUTO_EXACT_SECONDS` and within the memory limit."""
-    from edkit.engine.memory import memory_limit
+def _exact_costs(model: Model, values: Mapping[str, object], terms: Sequence) -> tuple[int, float, list]:
+    """``(peak bytes, rough seconds, per-sector costs)`` of solving these sectors exactly, one at a time
+    (:func:`edkit.thermodynamics.exact.sector_cost`: per symmetry block where blocks apply)."""
     from edkit.thermodynamics.exact import sector_cost
 
     complex_values = _value_bytes(model) == 16
-    costs = [sector_cost(model, values, t.sector, t.dimension, complex_values) for t in ens.terms]
-    return sum(c[1] for c in costs) <= AUTO_EXACT_SECONDS and max(c[0] for c in costs) <= memory_limit()
+    costs = [sector_cost(model, values, t.sector, t.dimension, complex_values) for t in terms]
+    return max(c[0] for c in costs), sum(c[1] for c in costs), costs
+
+
+def _exact_affordable(model: Model, values: Mapping[str, object], ens: Ensemble) -> bool:
+    """Whether the exact run is planned at most :data:`AUTO_EXACT_SECONDS` and within the memory limit."""
+    from edkit.engine.memory import memory_limit
+
+    peak, seconds, _ = _exact_costs(model, values, ens.terms)
+    return seconds <= AUTO_EXACT_SECONDS and peak <= memory_limit()
 
 
 def _plan_ftlm(model: Model, ens: Ensemble, dims: Sequence[int], n_ops: int, backends: Sequence[str]) -> None:
